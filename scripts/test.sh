@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: formatting, lints, then every test (Rust unit and
+# integration tests, and the Python checks against independent tools).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup-python.sh
+cargo fmt --all -- --check
+cargo clippy --all-targets --locked -- -D warnings
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --locked --no-fail-fast
+else
+  cargo test --locked --no-fail-fast
+fi

@@ -1,0 +1,281 @@
+//! `POST /api/v2/runs/query` (SmithDB): project ids, a one-day default window, page sizes up to
+//! 1000, upper-case selects (only `ID` when omitted) and enums, `{"raw": …}` detail maps.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::response::Response;
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use super::error::ApiError;
+use super::query::{Cursor, Order, RunQuery};
+use super::select::V2_SELECTABLE;
+use super::store::StoredRun;
+use super::{AppState, Identity, json_response, parse_body, parse_filter, parse_time};
+use crate::emulator::limits;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct V2Body {
+    project_ids: Option<Vec<String>>,
+    reference_dataset_id: Option<String>,
+    min_start_time: Option<String>,
+    max_start_time: Option<String>,
+    page_size: Option<i64>,
+    cursor: Option<String>,
+    selects: Option<Vec<String>>,
+    ids: Option<Vec<String>>,
+    trace_id: Option<String>,
+    filter: Option<String>,
+    trace_filter: Option<String>,
+    tree_filter: Option<String>,
+    is_root: Option<bool>,
+    has_error: Option<bool>,
+    run_type: Option<String>,
+}
+
+const RUN_TYPES: &[&str] = &[
+    "TOOL",
+    "CHAIN",
+    "LLM",
+    "RETRIEVER",
+    "EMBEDDING",
+    "PROMPT",
+    "PARSER",
+];
+const DAY_US: i64 = 24 * 3600 * 1_000_000;
+
+pub async fn runs_query(
+    State(app): State<Arc<AppState>>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let body: V2Body = parse_body(&body)?;
+    app.check_rate(&headers, &[(limits::V2_QUERY_PER_KEY, Identity::Key)])?;
+    if body.reference_dataset_id.is_some() {
+        return Err(ApiError::bad_request(
+            "`reference_dataset_id` is not supported by runlake emulate",
+        ));
+    }
+    let Some(project_ids) = body.project_ids.filter(|p| !p.is_empty()) else {
+        return Err(ApiError::validation(
+            &["body", "project_ids"],
+            "project_ids is required",
+        ));
+    };
+    let page_size = match body.page_size {
+        None => 100,
+        Some(n @ 1..=1000) => n as usize,
+        Some(_) => {
+            return Err(ApiError::validation(
+                &["body", "page_size"],
+                "page_size must be between 1 and 1000",
+            ));
+        }
+    };
+    let run_type = match body.run_type {
+        None => None,
+        Some(t) if RUN_TYPES.contains(&t.as_str()) => Some(t.to_ascii_lowercase()),
+        Some(t) => {
+            return Err(ApiError::validation(
+                &["body", "run_type"],
+                format!("Input should be one of {RUN_TYPES:?}, got {t:?}"),
+            ));
+        }
+    };
+    let selects: Vec<&str> = match &body.selects {
+        None => vec!["ID"],
+        Some(list) => {
+            let mut out = vec![];
+            for (i, name) in list.iter().enumerate() {
+                match V2_SELECTABLE.iter().find(|s| **s == name.as_str()) {
+                    Some(s) => out.push(*s),
+                    None => {
+                        return Err(ApiError::validation(
+                            &["body", "selects", &i.to_string()],
+                            format!("Input should be a valid RunSelectField, got {name:?}"),
+                        ));
+                    }
+                }
+            }
+            out
+        }
+    };
+    let now = chrono::Utc::now().timestamp_micros();
+    let max_start_us = parse_time("max_start_time", body.max_start_time.as_deref())?.unwrap_or(now);
+    // The documented trap: without min_start_time only the last day is searched.
+    let min_start_us = parse_time("min_start_time", body.min_start_time.as_deref())?
+        .unwrap_or(max_start_us - DAY_US);
+    let mut projects = Vec::new();
+    for id in &project_ids {
+        projects.push(
+            app.store
+                .project_by_id(id)
+                .ok_or_else(|| ApiError::not_found(format!("Project not found: {id}")))?,
+        );
+    }
+    let query = RunQuery {
+        projects,
+        ids: body.ids.map(|ids| ids.into_iter().collect::<HashSet<_>>()),
+        ids_ignore_filters: false,
+        trace: body.trace_id,
+        parent_run: None,
+        run_type,
+        is_root: body.is_root,
+        error: body.has_error,
+        min_start_us: Some(min_start_us),
+        max_start_us: Some(max_start_us),
+        filter: parse_filter("filter", body.filter.as_deref())?,
+        trace_filter: parse_filter("trace_filter", body.trace_filter.as_deref())?,
+        tree_filter: parse_filter("tree_filter", body.tree_filter.as_deref())?,
+        order: Order::Desc,
+    };
+    let after = body
+        .cursor
+        .as_deref()
+        .map(|c| Cursor::decode(c, Order::Desc))
+        .transpose()?;
+    let page = query.page(after.as_ref(), page_size);
+    let mut out = String::with_capacity(page.runs.len() * 2048 + 64);
+    out.push_str("{\"items\":[");
+    for (i, (_, run)) in page.runs.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_v2_run(&mut out, run, &selects);
+    }
+    out.push_str("],\"next_cursor\":");
+    match &page.next {
+        Some(c) => out.push_str(&serde_json::to_string(&c.encode()).expect("string")),
+        None => out.push_str("null"),
+    }
+    out.push('}');
+    app.stats.add_runs(page.runs.len());
+    Ok(json_response(out))
+}
+
+fn write_v2_run(out: &mut String, run: &StoredRun, selects: &[&str]) {
+    out.push('{');
+    for (i, select) in selects.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let key = select.to_ascii_lowercase();
+        out.push('"');
+        out.push_str(&key);
+        out.push_str("\":");
+        out.push_str(&v2_value(run, select));
+    }
+    out.push('}');
+}
+
+fn raw<'a>(run: &'a StoredRun, field: &str) -> &'a str {
+    run.field(field).map_or("null", RawValue::get)
+}
+
+fn parsed(run: &StoredRun, field: &str) -> Value {
+    run.field(field)
+        .and_then(|v| serde_json::from_str(v.get()).ok())
+        .unwrap_or(Value::Null)
+}
+
+fn upper(run: &StoredRun, field: &str) -> String {
+    match parsed(run, field) {
+        Value::String(s) => serde_json::to_string(&s.to_ascii_uppercase()).expect("string"),
+        _ => "null".into(),
+    }
+}
+
+/// v2 timestamps are RFC 3339 with `Z`.
+fn zoned(run: &StoredRun, field: &str) -> String {
+    match parsed(run, field) {
+        Value::String(s) => match crate::model::parse_timestamp(&s) {
+            Some(t) => format!("\"{}Z\"", crate::model::format_naive_micros(&t)),
+            None => "null".into(),
+        },
+        _ => "null".into(),
+    }
+}
+
+/// v2 costs are numbers, v1 may send decimal strings.
+fn number(run: &StoredRun, field: &str) -> String {
+    match parsed(run, field) {
+        Value::String(s) => s
+            .trim()
+            .parse::<f64>()
+            .map_or("null".into(), |f| f.to_string()),
+        Value::Number(n) => n.to_string(),
+        _ => "null".into(),
+    }
+}
+
+fn wrapped_raw(run: &StoredRun, field: &str) -> String {
+    match parsed(run, field) {
+        Value::Null => "null".into(),
+        Value::Object(map) => {
+            // Cost details are strings in v1 and floats in v2.
+            let map: serde_json::Map<String, Value> = map
+                .into_iter()
+                .map(|(k, v)| match v {
+                    Value::String(s) => (
+                        k,
+                        s.parse::<f64>()
+                            .map_or(Value::String(s), |f| serde_json::json!(f)),
+                    ),
+                    v => (k, v),
+                })
+                .collect();
+            serde_json::json!({ "raw": map }).to_string()
+        }
+        other => serde_json::json!({ "raw": other }).to_string(),
+    }
+}
+
+fn v2_value(run: &StoredRun, select: &str) -> String {
+    match select {
+        "ID" => raw(run, "id").into(),
+        "RUN_TYPE" => upper(run, "run_type"),
+        "STATUS" => upper(run, "status"),
+        "START_TIME" => zoned(run, "start_time"),
+        "END_TIME" => zoned(run, "end_time"),
+        "FIRST_TOKEN_TIME" => zoned(run, "first_token_time"),
+        "LAST_QUEUED_AT" => zoned(run, "last_queued_at"),
+        "PROJECT_ID" => raw(run, "session_id").into(),
+        "IS_ROOT" => run.is_root.to_string(),
+        "IS_IN_DATASET" => raw(run, "in_dataset").into(),
+        "LATENCY_SECONDS" => match (parsed(run, "start_time"), parsed(run, "end_time")) {
+            (Value::String(a), Value::String(b)) => {
+                match (
+                    crate::model::parse_timestamp(&a),
+                    crate::model::parse_timestamp(&b),
+                ) {
+                    (Some(a), Some(b)) => {
+                        ((b - a).num_microseconds().unwrap_or(0) as f64 / 1e6).to_string()
+                    }
+                    _ => "null".into(),
+                }
+            }
+            _ => "null".into(),
+        },
+        "METADATA" => match parsed(run, "extra") {
+            Value::Object(mut extra) => extra.remove("metadata").unwrap_or(Value::Null).to_string(),
+            _ => "null".into(),
+        },
+        "ERROR_PREVIEW" => super::api_v1::preview(run.field("error")),
+        "INPUTS_PREVIEW" => super::api_v1::preview(run.field("inputs")),
+        "OUTPUTS_PREVIEW" => super::api_v1::preview(run.field("outputs")),
+        "TOTAL_COST" => number(run, "total_cost"),
+        "PROMPT_COST" => number(run, "prompt_cost"),
+        "COMPLETION_COST" => number(run, "completion_cost"),
+        "PROMPT_TOKEN_DETAILS" => wrapped_raw(run, "prompt_token_details"),
+        "COMPLETION_TOKEN_DETAILS" => wrapped_raw(run, "completion_token_details"),
+        "PROMPT_COST_DETAILS" => wrapped_raw(run, "prompt_cost_details"),
+        "COMPLETION_COST_DETAILS" => wrapped_raw(run, "completion_cost_details"),
+        "ATTACHMENTS" => "{}".into(),
+        "SHARE_URL" | "THREAD_EVALUATION_TIME" | "MANIFEST" => "null".into(),
+        other => raw(run, &other.to_ascii_lowercase()).into(),
+    }
+}

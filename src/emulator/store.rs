@@ -1,0 +1,186 @@
+//! The emulator's data: projects loaded from JSONL run files, indexed for paging and filters.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use serde_json::value::RawValue;
+
+use crate::filter::RunFacts;
+use crate::model::{Maybe, Run};
+
+/// One run as served: its raw JSON fields (output is copied from these, never re-encoded)
+/// plus what queries need, precomputed.
+pub struct StoredRun {
+    pub id: String,
+    pub start_us: i64,
+    pub trace_id: String,
+    pub parent_run_id: Option<String>,
+    pub is_root: bool,
+    pub run_type: Option<String>,
+    pub has_error: bool,
+    pub facts: RunFacts,
+    pub fields: BTreeMap<String, Box<RawValue>>,
+}
+
+impl StoredRun {
+    pub fn field(&self, name: &str) -> Option<&RawValue> {
+        self.fields.get(name).map(|v| &**v)
+    }
+}
+
+pub struct Project {
+    pub id: String,
+    pub name: String,
+    /// Earliest run start, served as the project's `start_time`.
+    pub start_us: i64,
+    /// Sorted by `(start_us, id)` ascending: the keyset every cursor points into.
+    pub runs: Vec<StoredRun>,
+    pub by_id: HashMap<String, usize>,
+    pub traces: HashMap<String, Vec<usize>>,
+}
+
+impl Project {
+    pub fn root_of(&self, trace_id: &str) -> Option<&StoredRun> {
+        self.by_id
+            .get(trace_id)
+            .map(|&i| &self.runs[i])
+            .filter(|r| r.is_root)
+    }
+
+    pub fn trace_runs<'a>(&'a self, trace_id: &str) -> impl Iterator<Item = &'a StoredRun> + 'a {
+        self.traces
+            .get(trace_id)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.runs[i])
+    }
+
+    /// Index of the first run at or after `(start_us, id)` in keyset order.
+    pub fn position(&self, start_us: i64, id: &str) -> usize {
+        self.runs
+            .partition_point(|r| (r.start_us, r.id.as_str()) < (start_us, id))
+    }
+}
+
+#[derive(Default)]
+pub struct Store {
+    pub projects: Vec<Project>,
+}
+
+impl Store {
+    pub fn project_by_id(&self, id: &str) -> Option<&Project> {
+        self.projects.iter().find(|p| p.id == id)
+    }
+
+    pub fn project_by_name(&self, name: &str) -> Option<&Project> {
+        self.projects.iter().find(|p| p.name == name)
+    }
+
+    pub fn total_runs(&self) -> usize {
+        self.projects.iter().map(|p| p.runs.len()).sum()
+    }
+
+    /// Loads one project from a JSONL file of v1 runs (plain, `.gz` or `.zst`). The project's
+    /// id is its runs' `session_id`, which must be the same on every line.
+    pub fn load_project(&mut self, name: &str, path: &Path) -> anyhow::Result<()> {
+        if self.project_by_name(name).is_some() {
+            bail!("project {name:?} is given twice");
+        }
+        let reader = open_maybe_compressed(path)?;
+        let mut runs = Vec::new();
+        let mut project_id: Option<String> = None;
+        for (index, line) in reader.lines().enumerate() {
+            let at = || format!("{}:{}", path.display(), index + 1);
+            let line = line.with_context(at)?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let run = stored_run(&line).with_context(|| format!("{}: not a valid run", at()))?;
+            let session = run_session(&run.fields).with_context(at)?;
+            match &project_id {
+                None => project_id = Some(session),
+                Some(id) if *id != session => bail!(
+                    "{}: session_id {session} differs from the file's first run ({id}); \
+                     one file holds one project",
+                    at()
+                ),
+                Some(_) => {}
+            }
+            runs.push(run);
+        }
+        let Some(id) = project_id else {
+            bail!("{}: no runs in file", path.display());
+        };
+        if self.project_by_id(&id).is_some() {
+            bail!(
+                "{}: project id {id} is already loaded from another file",
+                path.display()
+            );
+        }
+        runs.sort_by(|a, b| (a.start_us, &a.id).cmp(&(b.start_us, &b.id)));
+        let mut by_id = HashMap::with_capacity(runs.len());
+        let mut traces: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, run) in runs.iter().enumerate() {
+            if by_id.insert(run.id.clone(), i).is_some() {
+                bail!("{}: run id {} appears twice", path.display(), run.id);
+            }
+            traces.entry(run.trace_id.clone()).or_default().push(i);
+        }
+        let start_us = runs.first().map_or(0, |r| r.start_us);
+        self.projects.push(Project {
+            id,
+            name: name.to_string(),
+            start_us,
+            runs,
+            by_id,
+            traces,
+        });
+        Ok(())
+    }
+}
+
+fn run_session(fields: &BTreeMap<String, Box<RawValue>>) -> anyhow::Result<String> {
+    let raw = fields.get("session_id").context("run has no session_id")?;
+    serde_json::from_str::<String>(raw.get()).context("session_id is not a string")
+}
+
+fn stored_run(line: &str) -> anyhow::Result<StoredRun> {
+    let run = Run::from_json(line)?;
+    let fields: BTreeMap<String, Box<RawValue>> = serde_json::from_str(line)?;
+    let start = run.start_time.value().context("run has no start_time")?;
+    let trace_id = run
+        .trace_id
+        .value()
+        .cloned()
+        .unwrap_or_else(|| run.id.clone());
+    let parent_run_id = run.parent_run_id.value().cloned();
+    Ok(StoredRun {
+        start_us: start.micros(),
+        is_root: run.is_root().unwrap_or(parent_run_id.is_none()),
+        run_type: run.run_type.value().cloned(),
+        has_error: matches!(&run.error, Maybe::Value(e) if !e.is_empty())
+            || run.status.value().is_some_and(|s| s == "error"),
+        facts: RunFacts::from_run(&run),
+        id: run.id,
+        trace_id,
+        parent_run_id,
+        fields,
+    })
+}
+
+/// Opens a file, decompressing `.gz` and `.zst` by extension.
+pub fn open_maybe_compressed(path: &Path) -> anyhow::Result<Box<dyn BufRead>> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let name = path.to_string_lossy();
+    let reader: Box<dyn Read> = if name.ends_with(".gz") {
+        Box::new(flate2::read::MultiGzDecoder::new(file))
+    } else if name.ends_with(".zst") || name.ends_with(".zstd") {
+        Box::new(zstd::Decoder::new(file)?)
+    } else {
+        Box::new(file)
+    };
+    Ok(Box::new(BufReader::with_capacity(1 << 20, reader)))
+}

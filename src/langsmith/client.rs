@@ -1,0 +1,574 @@
+use std::collections::{HashMap, HashSet};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use backon::{ExponentialBuilder, Retryable};
+use bytes::Bytes;
+use chrono::Utc;
+use futures::{Stream, StreamExt, TryStreamExt};
+use reqwest::header::{HeaderMap, HeaderValue};
+use serde::Deserialize;
+use tokio::sync::{OnceCell, Semaphore};
+
+use super::{AdaptiveLimiter, ApiChoice, ClientConfig, ClientError, ClientStats, RunsQuery};
+use crate::model::Run;
+
+/// The runs API a client ended up using.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum ApiVersion {
+    V1,
+    V2,
+}
+
+/// A stream of pages of runs.
+pub type PageStream = Pin<Box<dyn Stream<Item = Result<Vec<Run>, ClientError>> + Send>>;
+
+/// Which limiter a request waits on: one per endpoint and (for v1 queries) rate tier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Lane {
+    V1Short,
+    V1Long,
+    V1Search,
+    V2,
+    Other,
+}
+
+const SEVEN_DAYS: chrono::TimeDelta = chrono::TimeDelta::days(7);
+
+/// The LangSmith client. Cheap to clone; clones share limiters, the in-flight cap and counters.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    config: ClientConfig,
+    limiters: HashMap<Lane, AdaptiveLimiter>,
+    in_flight: Semaphore,
+    stats: ClientStats,
+    api: OnceCell<ApiVersion>,
+    projects: Mutex<HashMap<String, String>>,
+}
+
+#[derive(Deserialize)]
+struct V1Page {
+    #[serde(default)]
+    runs: Vec<Run>,
+    #[serde(default)]
+    cursors: Option<HashMap<String, Option<String>>>,
+}
+
+#[derive(Deserialize)]
+struct V2Page {
+    #[serde(default)]
+    items: Vec<Run>,
+    #[serde(default)]
+    next_cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Session {
+    id: String,
+}
+
+impl Client {
+    pub fn new(config: ClientConfig) -> Result<Client, ClientError> {
+        crate::ensure_crypto_provider();
+        let key = config.api_key.as_ref().ok_or(ClientError::MissingApiKey)?;
+        let mut headers = HeaderMap::new();
+        let mut key_header = HeaderValue::from_str(key.expose()).map_err(|_| {
+            ClientError::Unsupported(
+                "the API key contains characters HTTP headers cannot carry".into(),
+            )
+        })?;
+        key_header.set_sensitive(true);
+        headers.insert("x-api-key", key_header);
+        if let Some(ws) = &config.workspace_id {
+            let value = HeaderValue::from_str(ws).map_err(|_| {
+                ClientError::Unsupported(format!("workspace id {ws:?} is not a valid header value"))
+            })?;
+            headers.insert("x-tenant-id", value);
+        }
+        headers.insert("accept", HeaderValue::from_static("application/json"));
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .user_agent(concat!("runlake/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            .pool_max_idle_per_host(config.max_in_flight)
+            .build()
+            .map_err(|e| ClientError::Transport {
+                endpoint: config.endpoint.clone(),
+                detail: e.to_string(),
+            })?;
+        let limiters = [
+            (Lane::V1Short, config.v1_short_window),
+            (Lane::V1Long, config.v1_long_window),
+            (Lane::V1Search, config.v1_search),
+            (Lane::V2, config.v2_query),
+            (Lane::Other, config.other),
+        ]
+        .into_iter()
+        .map(|(lane, spec)| (lane, AdaptiveLimiter::new(spec)))
+        .collect();
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                in_flight: Semaphore::new(config.max_in_flight.max(1)),
+                limiters,
+                stats: ClientStats::default(),
+                api: OnceCell::new(),
+                projects: Mutex::new(HashMap::new()),
+                config,
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.config
+    }
+
+    pub fn stats(&self) -> super::StatsSnapshot {
+        self.inner.stats.snapshot()
+    }
+
+    /// Share of the published rate the limiters currently allow, per lane (1.0 = full speed).
+    pub fn limiter_factors(&self) -> Vec<(String, f64)> {
+        self.inner
+            .limiters
+            .iter()
+            .map(|(lane, l)| (format!("{lane:?}"), l.factor()))
+            .collect()
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.inner.config.endpoint, path)
+    }
+
+    /// `GET /api/v1/info`.
+    pub async fn info(&self) -> Result<serde_json::Value, ClientError> {
+        self.request(Lane::Other, "GET", "/api/v1/info", None, parse_json)
+            .await
+    }
+
+    /// The API that queries use: configured, or for `auto` decided once from `/info` as the
+    /// SDK does (v2 only where v1 queries are disabled).
+    pub async fn api_version(&self) -> Result<ApiVersion, ClientError> {
+        let choice = self.inner.config.api;
+        self.inner
+            .api
+            .get_or_try_init(|| async move {
+                match choice {
+                    ApiChoice::V1 => Ok(ApiVersion::V1),
+                    ApiChoice::V2 => Ok(ApiVersion::V2),
+                    ApiChoice::Auto => match self.info().await {
+                        Ok(info) => {
+                            let flags = &info["instance_flags"];
+                            let ch = flags["ch_query_enabled"].as_bool().unwrap_or(true);
+                            let sdb = flags["sdb_query_enabled"].as_bool().unwrap_or(false);
+                            let api = if !ch && sdb {
+                                ApiVersion::V2
+                            } else {
+                                ApiVersion::V1
+                            };
+                            tracing::debug!(?api, "runs API chosen from /info");
+                            Ok(api)
+                        }
+                        Err(
+                            e @ (ClientError::Unauthorized { .. }
+                            | ClientError::WorkspaceRequired { .. }),
+                        ) => Err(e),
+                        Err(e) => {
+                            tracing::warn!("cannot read /info ({e}); using the v1 runs API");
+                            Ok(ApiVersion::V1)
+                        }
+                    },
+                }
+            })
+            .await
+            .copied()
+    }
+
+    /// A project's id from its exact name, looked up once per client.
+    pub async fn resolve_project(&self, name: &str) -> Result<String, ClientError> {
+        if let Some(id) = self.inner.projects.lock().unwrap().get(name) {
+            return Ok(id.clone());
+        }
+        let path = format!("/api/v1/sessions?name={}&limit=1", urlencode(name));
+        let sessions: Vec<Session> = self
+            .request(Lane::Other, "GET", &path, None, parse_json)
+            .await?;
+        let id = sessions.into_iter().next().map(|s| s.id).ok_or_else(|| {
+            ClientError::ProjectNotFound {
+                name: name.to_string(),
+                endpoint: self.inner.config.endpoint.clone(),
+            }
+        })?;
+        self.inner
+            .projects
+            .lock()
+            .unwrap()
+            .insert(name.to_string(), id.clone());
+        Ok(id)
+    }
+
+    /// Every page of a query, in order, fetched lazily: a consumer that stops reading stops
+    /// the requests, and nothing is buffered beyond the page being handed out.
+    pub fn pages(&self, query: RunsQuery) -> PageStream {
+        struct State {
+            client: Client,
+            query: RunsQuery,
+            cursor: Option<String>,
+            done: bool,
+        }
+        let state = State {
+            client: self.clone(),
+            query,
+            cursor: None,
+            done: false,
+        };
+        Box::pin(futures::stream::try_unfold(state, |mut st| async move {
+            if st.done {
+                return Ok(None);
+            }
+            let (runs, next) = st.client.page(&st.query, st.cursor.as_deref()).await?;
+            st.done = runs.is_empty() || next.as_deref().is_none_or(str::is_empty);
+            st.cursor = next;
+            if runs.is_empty() {
+                return Ok(None);
+            }
+            Ok(Some((runs, st)))
+        }))
+    }
+
+    /// One page of a query, through whichever API the client uses.
+    pub async fn page(
+        &self,
+        query: &RunsQuery,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<Run>, Option<String>), ClientError> {
+        let (runs, next) = match self.api_version().await? {
+            ApiVersion::V1 => {
+                let body = query.v1_body(self.inner.config.v1_page_size.clamp(1, 100), cursor);
+                let lane = v1_lane(query);
+                let page: V1Page = self
+                    .request(lane, "POST", "/api/v1/runs/query", Some(body), |b| {
+                        parse_json(b)
+                    })
+                    .await?;
+                let next = page.cursors.and_then(|mut c| c.remove("next").flatten());
+                (page.runs, next)
+            }
+            ApiVersion::V2 => {
+                let body = query.v2_body(self.inner.config.v2_page_size.clamp(1, 1000), cursor)?;
+                let page: V2Page = self
+                    .request(Lane::V2, "POST", "/api/v2/runs/query", Some(body), |b| {
+                        parse_json(b)
+                    })
+                    .await?;
+                (page.items, page.next_cursor)
+            }
+        };
+        self.inner.stats.runs(runs.len());
+        Ok((runs, next))
+    }
+
+    /// Like [`Client::pages`], with the window cut into windows of at most `max_window`
+    /// fetched concurrently (LangSmith rates ≤ 7-day windows higher). Runs come in no
+    /// particular order; runs on a shared boundary are delivered once.
+    pub fn pages_split(&self, query: RunsQuery, max_window: chrono::TimeDelta) -> PageStream {
+        let parts = query.split(max_window, Utc::now());
+        if parts.len() == 1 {
+            return self.pages(query);
+        }
+        let boundaries: HashSet<i64> = parts
+            .iter()
+            .skip(1)
+            .filter_map(|p| p.start_time)
+            .map(|t| t.timestamp_micros())
+            .collect();
+        let mut seen_on_boundary = HashSet::new();
+        let merged = futures::stream::select_all(parts.into_iter().map(|p| self.pages(p)));
+        Box::pin(merged.map_ok(move |runs| {
+            runs.into_iter()
+                .filter(|r| {
+                    let on_boundary = r
+                        .start_time
+                        .value()
+                        .is_some_and(|t| boundaries.contains(&t.micros()));
+                    !on_boundary || seen_on_boundary.insert(r.id.clone())
+                })
+                .collect::<Vec<_>>()
+        }))
+    }
+
+    /// The default: split windows longer than 7 days, otherwise one query.
+    pub fn query(&self, query: RunsQuery, split_windows: bool) -> PageStream {
+        if split_windows {
+            self.pages_split(query, SEVEN_DAYS)
+        } else {
+            self.pages(query)
+        }
+    }
+
+    /// Runs by id, in requests of at most one page each (100 ids on v1, 1000 on v2), sent
+    /// concurrently within the client's limits. `base` supplies projects and `select`.
+    pub fn fetch_by_ids(&self, base: &RunsQuery, ids: Vec<String>) -> PageStream {
+        let client = self.clone();
+        let base = base.clone();
+        let stream = futures::stream::once(async move {
+            let batch = match client.api_version().await? {
+                ApiVersion::V1 => client.inner.config.v1_page_size.clamp(1, 100),
+                ApiVersion::V2 => client.inner.config.v2_page_size.clamp(1, 1000),
+            };
+            let queries: Vec<RunsQuery> = ids
+                .chunks(batch)
+                .map(|chunk| RunsQuery {
+                    ids: Some(chunk.to_vec()),
+                    ..base.clone()
+                })
+                .collect();
+            let concurrency = client.inner.config.max_in_flight.max(1);
+            Ok::<_, ClientError>(
+                futures::stream::iter(queries.into_iter().map(move |q| client.pages(q)))
+                    .flatten_unordered(concurrency),
+            )
+        })
+        .try_flatten();
+        Box::pin(stream)
+    }
+
+    /// One request with rate limiting, the in-flight cap and retries. `parse` runs inside the
+    /// retried attempt, so a truncated or malformed body is retried like a dropped connection.
+    async fn request<T>(
+        &self,
+        lane: Lane,
+        method: &'static str,
+        path: &str,
+        body: Option<serde_json::Value>,
+        parse: impl Fn(&[u8]) -> Result<T, ClientError>,
+    ) -> Result<T, ClientError> {
+        let config = &self.inner.config;
+        let max_attempts = config.max_attempts.max(1);
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(config.backoff_min)
+            .with_max_delay(config.backoff_max)
+            .with_max_times(max_attempts - 1)
+            .with_jitter();
+        let body = body.map(|b| Bytes::from(serde_json::to_vec(&b).expect("JSON body")));
+        let attempt = || self.attempt(lane, method, path, body.clone(), &parse);
+        let mut attempts = 1;
+        let result = attempt
+            .retry(backoff)
+            .when(ClientError::is_retryable)
+            .adjust(|e: &ClientError, delay| e.retry_after().or(delay))
+            .notify(|e: &ClientError, delay: Duration| {
+                attempts += 1;
+                self.inner.stats.retry();
+                tracing::debug!(
+                    "{method} {path}: {e}; retrying in {:.2}s",
+                    delay.as_secs_f64()
+                );
+            })
+            .await;
+        result.map_err(|e| {
+            if e.is_retryable() && attempts > 1 {
+                ClientError::Exhausted {
+                    attempts,
+                    last: Box::new(e),
+                }
+            } else {
+                e
+            }
+        })
+    }
+
+    async fn attempt<T>(
+        &self,
+        lane: Lane,
+        method: &'static str,
+        path: &str,
+        body: Option<Bytes>,
+        parse: &impl Fn(&[u8]) -> Result<T, ClientError>,
+    ) -> Result<T, ClientError> {
+        let inner = &self.inner;
+        let limiter = &inner.limiters[&lane];
+        limiter.acquire().await;
+        let _permit = inner
+            .in_flight
+            .acquire()
+            .await
+            .expect("semaphore never closed");
+        let endpoint = &inner.config.endpoint;
+        let transport = |e: reqwest::Error| ClientError::Transport {
+            endpoint: endpoint.clone(),
+            detail: error_chain(&e),
+        };
+        let mut request = match method {
+            "GET" => inner.http.get(self.url(path)),
+            _ => inner.http.post(self.url(path)),
+        };
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body);
+        }
+        inner.stats.request();
+        let started = Instant::now();
+        let response = request.send().await.map_err(transport)?;
+        let status = response.status().as_u16();
+        let retry_after = retry_after(response.headers());
+        let bytes = response.bytes().await.map_err(transport)?;
+        inner.stats.bytes(bytes.len());
+        tracing::debug!(
+            "{method} {path} → {status}, {} bytes in {} ms",
+            bytes.len(),
+            started.elapsed().as_millis()
+        );
+        let detail = || error_detail(&bytes);
+        match status {
+            200..=299 => {
+                limiter.succeeded();
+                parse(&bytes)
+            }
+            429 => {
+                inner.stats.throttled();
+                limiter.throttled(retry_after);
+                Err(ClientError::RateLimited { retry_after })
+            }
+            401 => Err(ClientError::Unauthorized {
+                endpoint: endpoint.clone(),
+            }),
+            403 if detail().contains("org_scoped_key_requires_workspace") => {
+                Err(ClientError::WorkspaceRequired {
+                    endpoint: endpoint.clone(),
+                })
+            }
+            403 => Err(ClientError::Forbidden {
+                endpoint: endpoint.clone(),
+                detail: detail(),
+            }),
+            404 => Err(ClientError::NotFound {
+                what: format!("{method} {path}"),
+                detail: detail(),
+            }),
+            408 | 425 | 500..=599 => Err(ClientError::Server {
+                status,
+                detail: detail(),
+            }),
+            _ => Err(ClientError::BadRequest {
+                status,
+                detail: detail(),
+            }),
+        }
+    }
+}
+
+fn v1_lane(query: &RunsQuery) -> Lane {
+    if query.uses_search() {
+        return Lane::V1Search;
+    }
+    match query.window(Utc::now()) {
+        Some(w) if w <= SEVEN_DAYS => Lane::V1Short,
+        _ if query.ids.is_some() => Lane::V1Short,
+        _ => Lane::V1Long,
+    }
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ClientError> {
+    serde_json::from_slice(bytes).map_err(|e| ClientError::Malformed {
+        detail: format!("{e} ({} bytes)", bytes.len()),
+    })
+}
+
+/// `Retry-After` as seconds or an HTTP date, or the millisecond variant.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    if let Some(ms) = text("retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
+        return Some(Duration::from_secs_f64(ms.max(0.0) / 1000.0));
+    }
+    let value = text("retry-after")?;
+    if let Ok(secs) = value.parse::<f64>() {
+        return Some(Duration::from_secs_f64(secs.max(0.0)));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or_default(),
+    )
+}
+
+/// The server's `detail` (or `error`) text, shortened.
+fn error_detail(bytes: &[u8]) -> String {
+    let text = match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(v) => match v.get("detail").or_else(|| v.get("error")) {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+            None => v.to_string(),
+        },
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    };
+    let mut text: String = text.chars().take(500).collect();
+    if text.is_empty() {
+        text = "(empty body)".into();
+    }
+    text
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_forms() {
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", HeaderValue::from_static("3"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
+        h.insert("retry-after-ms", HeaderValue::from_static("250"));
+        assert_eq!(retry_after(&h), Some(Duration::from_millis(250)));
+        let mut h = HeaderMap::new();
+        let later = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(30));
+        h.insert("retry-after", HeaderValue::from_str(&later).unwrap());
+        let d = retry_after(&h).unwrap();
+        assert!(
+            d > Duration::from_secs(27) && d <= Duration::from_secs(30),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn names_are_url_encoded() {
+        assert_eq!(urlencode("my project/é"), "my%20project%2F%C3%A9");
+    }
+}

@@ -1,0 +1,217 @@
+use std::fmt;
+use std::time::Duration;
+
+/// A secret (the API key). Its `Debug` and `Display` never show it, so it cannot leak through
+/// logs, error chains or manifests by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The value, for the one place that must send it (the `x-api-key` header).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Which runs-query API to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiChoice {
+    /// v2 when `/info` says the deployment queries SmithDB only, else v1 (as the SDK decides).
+    #[default]
+    Auto,
+    V1,
+    V2,
+}
+
+/// `requests` per `period`: a sliding-window limit as LangSmith publishes them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateSpec {
+    pub requests: u32,
+    pub period: Duration,
+}
+
+impl RateSpec {
+    pub const fn per_10s(requests: u32) -> Self {
+        RateSpec {
+            requests,
+            period: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Everything the client needs, resolved. Build with [`ClientConfig::from_env`] and override.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Origin of the API, e.g. `https://api.smith.langchain.com` (no `/api/v1`).
+    pub endpoint: String,
+    pub api_key: Option<Secret>,
+    /// Sent as `X-Tenant-Id`; needed by org-scoped keys.
+    pub workspace_id: Option<String>,
+    pub api: ApiChoice,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    /// Attempts per request, the first included.
+    pub max_attempts: usize,
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+    /// Requests in flight at once, over all stages.
+    pub max_in_flight: usize,
+    /// v1 `/runs/query` for windows ≤ 7 days (the per-tenant tier, stricter than per-key).
+    pub v1_short_window: RateSpec,
+    /// v1 `/runs/query` for longer or open windows.
+    pub v1_long_window: RateSpec,
+    /// v1 queries using `search()`.
+    pub v1_search: RateSpec,
+    pub v2_query: RateSpec,
+    /// Anything else (`/sessions`, `/info`).
+    pub other: RateSpec,
+    /// Page sizes: v1 accepts 1..=100, v2 1..=1000.
+    pub v1_page_size: usize,
+    pub v2_page_size: usize,
+}
+
+pub const DEFAULT_ENDPOINT: &str = "https://api.smith.langchain.com";
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            endpoint: DEFAULT_ENDPOINT.into(),
+            api_key: None,
+            workspace_id: None,
+            api: ApiChoice::Auto,
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            max_attempts: 8,
+            backoff_min: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+            max_in_flight: 8,
+            v1_short_window: RateSpec::per_10s(10),
+            v1_long_window: RateSpec::per_10s(3),
+            v1_search: RateSpec::per_10s(3),
+            v2_query: RateSpec::per_10s(300),
+            other: RateSpec::per_10s(1000),
+            v1_page_size: 100,
+            v2_page_size: 1000,
+        }
+    }
+}
+
+impl ClientConfig {
+    /// Defaults plus the environment: `LANGSMITH_ENDPOINT` (or `LANGCHAIN_ENDPOINT`),
+    /// `LANGSMITH_API_KEY` (or `LANGCHAIN_API_KEY`), `LANGSMITH_WORKSPACE_ID` (or
+    /// `LANGCHAIN_WORKSPACE_ID`).
+    pub fn from_env() -> Self {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let first = |names: &[&str]| {
+            names
+                .iter()
+                .find_map(|n| lookup(n).map(|v| clean(&v)).filter(|v| !v.is_empty()))
+        };
+        let mut config = ClientConfig::default();
+        if let Some(endpoint) = first(&["LANGSMITH_ENDPOINT", "LANGCHAIN_ENDPOINT"]) {
+            config.endpoint = normalize_endpoint(&endpoint);
+        }
+        config.api_key = first(&["LANGSMITH_API_KEY", "LANGCHAIN_API_KEY"]).map(Secret::new);
+        config.workspace_id = first(&["LANGSMITH_WORKSPACE_ID", "LANGCHAIN_WORKSPACE_ID"]);
+        config
+    }
+}
+
+/// As the SDK does: trim whitespace and surrounding quotes.
+fn clean(value: &str) -> String {
+    value
+        .trim()
+        .trim_matches(|c| c == '"' || c == '\'')
+        .trim()
+        .to_string()
+}
+
+/// `https://host/api/v1/` → `https://host`: clients build `/api/v1/…` and `/api/v2/…` paths
+/// themselves, so a self-hosted endpoint given with its `/api/v1` suffix works too.
+pub fn normalize_endpoint(endpoint: &str) -> String {
+    let mut s = clean(endpoint);
+    while s.ends_with('/') {
+        s.pop();
+    }
+    for suffix in ["/api/v1", "/api"] {
+        if let Some(stripped) = s.strip_suffix(suffix) {
+            s = stripped.to_string();
+            break;
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_are_normalised_to_the_origin() {
+        assert_eq!(
+            normalize_endpoint("https://h.example/api/v1/"),
+            "https://h.example"
+        );
+        assert_eq!(
+            normalize_endpoint(" 'https://h.example/api' "),
+            "https://h.example"
+        );
+        assert_eq!(
+            normalize_endpoint("http://127.0.0.1:1984"),
+            "http://127.0.0.1:1984"
+        );
+        assert_eq!(
+            normalize_endpoint("https://h.example/langsmith/api/v1"),
+            "https://h.example/langsmith"
+        );
+    }
+
+    #[test]
+    fn environment_with_legacy_names_and_precedence() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let c = ClientConfig::from_lookup(env(&[
+            ("LANGCHAIN_ENDPOINT", "https://legacy.example/api/v1"),
+            ("LANGCHAIN_API_KEY", "lsv2_legacy"),
+            ("LANGSMITH_API_KEY", "lsv2_new"),
+            ("LANGSMITH_WORKSPACE_ID", "ws"),
+        ]));
+        assert_eq!(c.endpoint, "https://legacy.example");
+        assert_eq!(c.api_key.as_ref().unwrap().expose(), "lsv2_new");
+        assert_eq!(c.workspace_id.as_deref(), Some("ws"));
+        assert!(
+            !format!("{c:?}").contains("lsv2_new"),
+            "Debug redacts the key"
+        );
+        assert_eq!(
+            ClientConfig::from_lookup(env(&[])).endpoint,
+            DEFAULT_ENDPOINT
+        );
+    }
+}

@@ -1,0 +1,82 @@
+use std::time::Duration;
+
+/// What can go wrong talking to LangSmith. Messages say what to fix; none contains the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("no LangSmith API key: set LANGSMITH_API_KEY (or api_key in the pipeline's [source])")]
+    MissingApiKey,
+
+    #[error(
+        "LangSmith at {endpoint} rejected the API key (401 Unauthorized): check that LANGSMITH_API_KEY \
+         holds a valid key for this endpoint (EU and self-hosted keys only work on their own endpoint)"
+    )]
+    Unauthorized { endpoint: String },
+
+    #[error(
+        "LangSmith at {endpoint} needs a workspace for this key (403 org_scoped_key_requires_workspace): \
+         set LANGSMITH_WORKSPACE_ID to the workspace id (Settings → Workspaces)"
+    )]
+    WorkspaceRequired { endpoint: String },
+
+    #[error(
+        "LangSmith at {endpoint} refused access (403 Forbidden): {detail}. Check the key's workspace and permissions"
+    )]
+    Forbidden { endpoint: String, detail: String },
+
+    #[error(
+        "project {name:?} not found at {endpoint}: check the project name (it is case-sensitive) and that the key's workspace holds it"
+    )]
+    ProjectNotFound { name: String, endpoint: String },
+
+    #[error("LangSmith answered 404 Not Found for {what}: {detail}")]
+    NotFound { what: String, detail: String },
+
+    #[error(
+        "LangSmith refused the query ({status}): {detail}. This is a configuration problem, not a transient one"
+    )]
+    BadRequest { status: u16, detail: String },
+
+    #[error("LangSmith answered {status}: {detail}")]
+    Server { status: u16, detail: String },
+
+    #[error("gave up after {attempts} attempts; last error: {last}")]
+    Exhausted {
+        attempts: usize,
+        last: Box<ClientError>,
+    },
+
+    #[error("rate limited by LangSmith (429){}", retry_after.map(|d| format!(", retry after {:.1}s", d.as_secs_f64())).unwrap_or_default())]
+    RateLimited { retry_after: Option<Duration> },
+
+    #[error("cannot reach LangSmith at {endpoint}: {detail}")]
+    Transport { endpoint: String, detail: String },
+
+    #[error("LangSmith sent an unreadable answer: {detail}")]
+    Malformed { detail: String },
+
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+impl ClientError {
+    /// Transient failures worth another attempt; everything else fails at once.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ClientError::Server { status, .. } => {
+                matches!(status, 408 | 425 | 429) || *status >= 500
+            }
+            ClientError::RateLimited { .. }
+            | ClientError::Transport { .. }
+            | ClientError::Malformed { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// The server's own wait hint, when it gave one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ClientError::RateLimited { retry_after } => *retry_after,
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! The LangSmith Run (span) format, read tolerantly: v1 and v2 shapes, naive and zoned
+//! timestamps, costs as numbers or decimal strings, absent vs null fields, unknown fields kept.
+
+mod maybe;
+mod run;
+mod time;
+
+pub use maybe::Maybe;
+pub use run::{Decimal, Run};
+pub use time::{Timestamp, format_naive_micros, parse_timestamp};

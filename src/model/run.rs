@@ -1,0 +1,318 @@
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+use super::{Maybe, Timestamp};
+
+/// Raw JSON kept as text until something needs it (inputs, outputs, extra, …): exports copy
+/// it verbatim, so payload drift upstream never breaks a load.
+pub type Json = Box<RawValue>;
+
+/// A decimal amount (cost) as LangSmith sent it: a JSON number or a decimal string.
+/// The text is kept so a Decimal column can be exact; `as_f64` serves Float64 columns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decimal(pub String);
+
+impl Decimal {
+    pub fn as_f64(&self) -> Option<f64> {
+        self.0.parse().ok()
+    }
+}
+
+impl<'de> Deserialize<'de> for Decimal {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::Number(n) => Ok(Decimal(n.to_string())),
+            serde_json::Value::String(s) if s.trim().parse::<f64>().is_ok() => {
+                Ok(Decimal(s.trim().to_string()))
+            }
+            other => Err(de::Error::custom(format!(
+                "expected a decimal number or string, got {other}"
+            ))),
+        }
+    }
+}
+
+/// Token counts are integers, but be lenient with `12.0` and `"12"`.
+fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Maybe<i64>, D::Error> {
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        None => Maybe::Null,
+        Some(serde_json::Value::Number(n)) => {
+            match n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)) {
+                Some(v) => Maybe::Value(v),
+                None => return Err(de::Error::custom(format!("token count out of range: {n}"))),
+            }
+        }
+        Some(serde_json::Value::String(s)) => Maybe::Value(
+            s.trim()
+                .parse()
+                .map_err(|_| de::Error::custom(format!("not a token count: {s:?}")))?,
+        ),
+        Some(other) => return Err(de::Error::custom(format!("not a token count: {other}"))),
+    })
+}
+
+/// One LangSmith run, normalised to the v1 shape whichever API it came from.
+///
+/// Every field is a [`Maybe`]: absent (not selected), null, or a value. Fields runlake does not
+/// know are kept in `unknown`, in arrival order.
+#[derive(Debug, Clone, Default)]
+pub struct Run {
+    pub id: String,
+    pub name: Maybe<String>,
+    pub run_type: Maybe<String>,
+    pub status: Maybe<String>,
+    pub start_time: Maybe<Timestamp>,
+    pub end_time: Maybe<Timestamp>,
+    pub first_token_time: Maybe<Timestamp>,
+    pub error: Maybe<String>,
+    pub inputs: Maybe<Json>,
+    pub outputs: Maybe<Json>,
+    pub extra: Maybe<Json>,
+    pub events: Maybe<Json>,
+    pub feedback_stats: Maybe<Json>,
+    pub tags: Maybe<Vec<String>>,
+    pub trace_id: Maybe<String>,
+    pub dotted_order: Maybe<String>,
+    pub parent_run_id: Maybe<String>,
+    pub parent_run_ids: Maybe<Vec<String>>,
+    pub session_id: Maybe<String>,
+    pub reference_example_id: Maybe<String>,
+    pub reference_dataset_id: Maybe<String>,
+    pub thread_id: Maybe<String>,
+    pub app_path: Maybe<String>,
+    pub is_root: Maybe<bool>,
+    pub total_tokens: Maybe<i64>,
+    pub prompt_tokens: Maybe<i64>,
+    pub completion_tokens: Maybe<i64>,
+    pub total_cost: Maybe<Decimal>,
+    pub prompt_cost: Maybe<Decimal>,
+    pub completion_cost: Maybe<Decimal>,
+    pub prompt_token_details: Maybe<Json>,
+    pub completion_token_details: Maybe<Json>,
+    pub prompt_cost_details: Maybe<Json>,
+    pub completion_cost_details: Maybe<Json>,
+    /// v2 only (`METADATA`); v1 carries it inside `extra.metadata`.
+    pub metadata: Maybe<Json>,
+    /// Fields runlake has no slot for, verbatim.
+    pub unknown: Vec<(String, Json)>,
+}
+
+impl Run {
+    /// Parses one run from JSON text (v1 or v2 shape) and normalises it.
+    pub fn from_json(text: &str) -> Result<Run, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    /// Whether this is a trace root: `is_root` when sent, else derived from parent/trace ids.
+    pub fn is_root(&self) -> Option<bool> {
+        if let Some(v) = self.is_root.value() {
+            return Some(*v);
+        }
+        match (&self.parent_run_id, self.trace_id.value()) {
+            (Maybe::Null, _) => Some(true),
+            (Maybe::Value(_), _) => Some(false),
+            (Maybe::Absent, Some(trace)) => Some(trace == &self.id),
+            (Maybe::Absent, None) => None,
+        }
+    }
+
+    /// Latency in seconds, when the run has finished.
+    pub fn latency_seconds(&self) -> Option<f64> {
+        let (start, end) = (self.start_time.value()?, self.end_time.value()?);
+        Some((end.micros() - start.micros()) as f64 / 1e6)
+    }
+
+    pub fn unknown_field(&self, name: &str) -> Option<&RawValue> {
+        self.unknown
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| &**v)
+    }
+
+    /// v2 → v1: `project_id` → `session_id`, `parent_run_ids` → `parent_run_id`, lower-case
+    /// enums, `{"raw": …}` detail maps unwrapped.
+    fn normalise(&mut self) {
+        for v in [&mut self.run_type, &mut self.status] {
+            if let Maybe::Value(s) = v
+                && s.bytes().any(|b| b.is_ascii_uppercase())
+            {
+                *s = s.to_ascii_lowercase();
+            }
+        }
+        if self.session_id.is_absent()
+            && let Some(pos) = self.unknown.iter().position(|(k, _)| k == "project_id")
+        {
+            let (_, raw) = self.unknown.remove(pos);
+            self.session_id = serde_json::from_str::<Maybe<String>>(raw.get()).unwrap_or_default();
+        }
+        if self.parent_run_id.is_absent()
+            && let Maybe::Value(ids) = &self.parent_run_ids
+        {
+            self.parent_run_id = ids.last().cloned().into();
+        }
+        for details in [
+            &mut self.prompt_token_details,
+            &mut self.completion_token_details,
+            &mut self.prompt_cost_details,
+            &mut self.completion_cost_details,
+        ] {
+            if let Maybe::Value(raw) = details
+                && let Some(inner) = unwrap_raw_wrapper(raw)
+            {
+                *raw = inner;
+            }
+        }
+    }
+}
+
+/// `{"raw": X}` → `X` (v2 detail maps); anything else → None.
+fn unwrap_raw_wrapper(raw: &RawValue) -> Option<Json> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Wrapper {
+        raw: Json,
+    }
+    if !raw.get().trim_start().starts_with('{') {
+        return None;
+    }
+    serde_json::from_str::<Wrapper>(raw.get())
+        .ok()
+        .map(|w| w.raw)
+}
+
+impl<'de> Deserialize<'de> for Run {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct RunVisitor;
+        impl<'de> Visitor<'de> for RunVisitor {
+            type Value = Run;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a LangSmith run object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Run, A::Error> {
+                let mut run = Run::default();
+                let mut has_id = false;
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    macro_rules! set {
+                        ($field:ident) => {
+                            run.$field = map.next_value()?
+                        };
+                    }
+                    match &*key {
+                        "id" => {
+                            run.id = map.next_value()?;
+                            has_id = true;
+                        }
+                        "name" => set!(name),
+                        "run_type" => set!(run_type),
+                        "status" => set!(status),
+                        "start_time" => set!(start_time),
+                        "end_time" => set!(end_time),
+                        "first_token_time" => set!(first_token_time),
+                        "error" => set!(error),
+                        "inputs" => set!(inputs),
+                        "outputs" => set!(outputs),
+                        "extra" => set!(extra),
+                        "events" => set!(events),
+                        "feedback_stats" => set!(feedback_stats),
+                        "tags" => set!(tags),
+                        "trace_id" => set!(trace_id),
+                        "dotted_order" => set!(dotted_order),
+                        "parent_run_id" => set!(parent_run_id),
+                        "parent_run_ids" => set!(parent_run_ids),
+                        "session_id" => set!(session_id),
+                        "reference_example_id" => set!(reference_example_id),
+                        "reference_dataset_id" => set!(reference_dataset_id),
+                        "thread_id" => set!(thread_id),
+                        "app_path" => set!(app_path),
+                        "is_root" => set!(is_root),
+                        "total_cost" => set!(total_cost),
+                        "prompt_cost" => set!(prompt_cost),
+                        "completion_cost" => set!(completion_cost),
+                        "prompt_token_details" => set!(prompt_token_details),
+                        "completion_token_details" => set!(completion_token_details),
+                        "prompt_cost_details" => set!(prompt_cost_details),
+                        "completion_cost_details" => set!(completion_cost_details),
+                        "metadata" => set!(metadata),
+                        "total_tokens" | "prompt_tokens" | "completion_tokens" => {
+                            let v = map.next_value::<LenientI64>()?.0;
+                            match &*key {
+                                "total_tokens" => run.total_tokens = v,
+                                "prompt_tokens" => run.prompt_tokens = v,
+                                _ => run.completion_tokens = v,
+                            }
+                        }
+                        other => {
+                            let raw: Json = map.next_value()?;
+                            run.unknown.push((other.to_string(), raw));
+                        }
+                    }
+                }
+                if !has_id {
+                    return Err(de::Error::missing_field("id"));
+                }
+                run.normalise();
+                Ok(run)
+            }
+        }
+        d.deserialize_map(RunVisitor)
+    }
+}
+
+struct LenientI64(Maybe<i64>);
+impl<'de> Deserialize<'de> for LenientI64 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        lenient_i64(d).map(LenientI64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_v1_run_with_absent_null_and_unknown_fields() {
+        let run = Run::from_json(
+            r#"{"id":"r1","name":"agent","run_type":"chain","start_time":"2026-01-05T16:46:01.068924",
+                "end_time":null,"total_cost":"0.001572","prompt_cost":0.5,"total_tokens":12.0,
+                "inputs":{"q":"héllo"},"parent_run_id":null,"trace_id":"r1","shiny_new":[1,2]}"#,
+        )
+        .unwrap();
+        assert_eq!(run.name, Maybe::Value("agent".into()));
+        assert_eq!(run.end_time, Maybe::Null);
+        assert!(run.outputs.is_absent());
+        assert_eq!(run.total_cost.value().unwrap().0, "0.001572");
+        assert_eq!(run.prompt_cost.value().unwrap().as_f64(), Some(0.5));
+        assert_eq!(run.total_tokens, Maybe::Value(12));
+        assert_eq!(run.inputs.value().unwrap().get(), r#"{"q":"héllo"}"#);
+        assert_eq!(run.unknown_field("shiny_new").unwrap().get(), "[1,2]");
+        assert_eq!(run.is_root(), Some(true));
+    }
+
+    #[test]
+    fn normalises_v2_shape() {
+        let run = Run::from_json(
+            r#"{"id":"c","run_type":"LLM","status":"SUCCESS","start_time":"2025-08-21T10:15:12.456789Z",
+                "project_id":"p1","parent_run_ids":["root","mid"],"total_cost":0.001572,
+                "prompt_token_details":{"raw":{"audio":0,"cache_read":3}}}"#,
+        )
+        .unwrap();
+        assert_eq!(run.run_type, Maybe::Value("llm".into()));
+        assert_eq!(run.status, Maybe::Value("success".into()));
+        assert_eq!(run.session_id, Maybe::Value("p1".into()));
+        assert_eq!(run.parent_run_id, Maybe::Value("mid".into()));
+        assert_eq!(
+            run.prompt_token_details.value().unwrap().get(),
+            r#"{"audio":0,"cache_read":3}"#
+        );
+        assert!(run.unknown.is_empty());
+        assert_eq!(run.is_root(), Some(false));
+    }
+
+    #[test]
+    fn rejects_garbage_with_a_message() {
+        let err = Run::from_json(r#"{"id":"x","total_cost":"cheap"}"#).unwrap_err();
+        assert!(err.to_string().contains("decimal"), "{err}");
+        assert!(Run::from_json(r#"{"name":"no id"}"#).is_err());
+    }
+}
