@@ -51,9 +51,9 @@ request = function()
 end
 """)
 PY
-echo "project: $RUNS runs; cursors: $(grep -o '"limit"' "$TMP/cursors.lua" | wc -l) distinct pages"
+echo "project: $RUNS runs; $(grep -o 'limit' "$TMP/cursors.lua" | wc -l) distinct pages in the load"
 for CONNS in 1 4 16; do
-  echo "== wrk -t2 -c$CONNS -d$DURATION (pages of 100 runs, default select)"
-  wrk -t2 -c"$CONNS" -d"$DURATION" -s "$TMP/cursors.lua" "$URL" | grep -E "Requests/sec|Transfer/sec|Latency|requests in"
+  echo "== wrk -c$CONNS -d$DURATION (pages of 100 runs, default select)"
+  wrk -t$(( CONNS < 2 ? 1 : 2 )) -c"$CONNS" -d"$DURATION" -s "$TMP/cursors.lua" "$URL" | grep -E "Requests/sec|Transfer/sec|Latency|requests in"
 done
 curl -s "$URL/_stats" | python3 -c 'import json,sys; s=json.load(sys.stdin); print("runs served:", s["runs_served"], "bytes served:", s["bytes_served"])'

@@ -1,0 +1,103 @@
+//! `runlake emulate` as users run it: prints its URL, serves the bundled sample, stops cleanly
+//! on SIGTERM, and explains bad arguments.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn runlake() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_runlake"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"));
+    c
+}
+
+#[tokio::test]
+async fn serves_the_bundled_sample_and_stops_on_sigterm() {
+    let mut child = runlake()
+        .args([
+            "-q",
+            "emulate",
+            "--port",
+            "0",
+            "--data",
+            "agent-prod=data/sample/agent-prod.jsonl.zst",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut url = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut url)
+        .unwrap();
+    let url = url.trim().to_string();
+    assert!(
+        url.starts_with("http://127.0.0.1:"),
+        "prints its loopback URL first: {url:?}"
+    );
+
+    runlake::ensure_crypto_provider();
+    let http = reqwest::Client::new();
+    let sessions: serde_json::Value = http
+        .get(format!("{url}/api/v1/sessions?name=agent-prod"))
+        .header("x-api-key", "any")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sessions[0]["name"], "agent-prod");
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let started = Instant::now();
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "did not stop within 10 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "clean stop: {exit:?}");
+}
+
+#[test]
+fn bad_data_arguments_say_what_is_wrong() {
+    let out = runlake()
+        .args(["emulate", "--port", "0", "--data", "nofile"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected NAME=FILE"));
+
+    let out = runlake()
+        .args(["emulate", "--port", "0", "--data", "p=does/not/exist.jsonl"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("does/not/exist.jsonl") && err.contains("\"p\""),
+        "{err}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(&bad, "{\"id\": \"a\", \"start_time\": \"2026-01-01T00:00:00\", \"session_id\": \"s\"}\nnot json\n").unwrap();
+    let out = runlake()
+        .args(["emulate", "--port", "0", "--data"])
+        .arg(format!("p={}", bad.display()))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.jsonl:2"),
+        "names the file and line: {err}"
+    );
+}
