@@ -9,4 +9,4 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
-.venv/bin/python -c "import langsmith; print('python test env ready: langsmith', langsmith.__version__)"
+.venv/bin/python -c 'import langsmith; print("python test env ready: langsmith", langsmith.__version__)'

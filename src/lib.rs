@@ -4,12 +4,15 @@
 //! are the pieces of that flow plus the local LangSmith emulator used by tests and CI.
 
 pub mod cli;
+pub mod config;
 pub mod emulator;
 pub mod filter;
 pub mod flatten;
 pub mod langsmith;
 pub mod model;
 pub mod sample;
+pub mod sink;
+pub mod stages;
 
 /// Installs rustls' ring crypto provider once per process. reqwest is built without a
 /// default provider (ring builds faster and smaller than aws-lc), so every HTTP client is made

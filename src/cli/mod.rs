@@ -2,6 +2,10 @@
 
 mod emulate;
 mod generate;
+mod plan;
+mod quickstart;
+pub mod run;
+mod validate;
 
 use std::process::ExitCode;
 
@@ -27,6 +31,14 @@ enum Command {
     Emulate(emulate::EmulateArgs),
     /// Write a deterministic sample project as JSONL (plain, .gz or .zst).
     Generate(generate::GenerateArgs),
+    /// Run a pipeline: export runs to Parquet / Arrow files.
+    Run(run::RunArgs),
+    /// Check pipeline files without touching the network.
+    Validate(validate::ValidateArgs),
+    /// Show a pipeline's graph and the queries it will issue.
+    Plan(plan::PlanArgs),
+    /// Run the tool_usage pipeline on the bundled sample through a built-in emulator.
+    Quickstart(quickstart::QuickstartArgs),
 }
 
 /// Exit codes, documented in the README.
@@ -34,8 +46,35 @@ pub mod exit {
     pub const OK: u8 = 0;
     /// Bad configuration or command line.
     pub const CONFIG: u8 = 2;
-    /// Anything else that failed.
+    /// Anything else that failed (I/O, output).
     pub const FAILURE: u8 = 1;
+    /// LangSmith refused the credentials.
+    pub const AUTH: u8 = 3;
+    /// LangSmith kept failing after retries.
+    pub const API: u8 = 4;
+}
+
+/// Exit codes by error class, so schedulers can tell a config mistake from an outage.
+fn exit_code(err: &anyhow::Error) -> u8 {
+    use crate::langsmith::ClientError;
+    if err.downcast_ref::<crate::config::ConfigErrors>().is_some() {
+        return exit::CONFIG;
+    }
+    match err.chain().find_map(|e| e.downcast_ref::<ClientError>()) {
+        Some(
+            ClientError::MissingApiKey
+            | ClientError::Unauthorized { .. }
+            | ClientError::WorkspaceRequired { .. }
+            | ClientError::Forbidden { .. },
+        ) => exit::AUTH,
+        Some(
+            ClientError::ProjectNotFound { .. }
+            | ClientError::BadRequest { .. }
+            | ClientError::Unsupported(_),
+        ) => exit::CONFIG,
+        Some(_) => exit::API,
+        None => exit::FAILURE,
+    }
 }
 
 pub fn main() -> ExitCode {
@@ -44,12 +83,16 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Emulate(args) => emulate::run(args),
         Command::Generate(args) => generate::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Validate(args) => validate::run(args),
+        Command::Plan(args) => plan::run(args),
+        Command::Quickstart(args) => quickstart::run(args),
     };
     match result {
         Ok(()) => ExitCode::from(exit::OK),
         Err(err) => {
             eprintln!("error: {err:#}");
-            ExitCode::from(exit::FAILURE)
+            ExitCode::from(exit_code(&err))
         }
     }
 }

@@ -12,10 +12,10 @@ use serde_json::json;
 
 use super::error::ApiError;
 use super::query::{Cursor, Order, RunQuery};
-use super::select::{PREVIEW_CHARS, V1_ALWAYS, V1_DEFAULT, V1_SELECTABLE};
 use super::store::{Project, StoredRun};
 use super::{AppState, QueryBackend, json_response, parse_body, parse_filter, parse_time};
 use crate::emulator::limits;
+use crate::langsmith::fields::{PREVIEW_CHARS, V1_ALWAYS, V1_DEFAULT, V1_SELECTABLE};
 
 pub async fn info(State(app): State<Arc<AppState>>) -> Response {
     let (ch, sdb) = match app.config.backend {

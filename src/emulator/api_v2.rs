@@ -13,10 +13,10 @@ use serde_json::value::RawValue;
 
 use super::error::ApiError;
 use super::query::{Cursor, Order, RunQuery};
-use super::select::V2_SELECTABLE;
 use super::store::StoredRun;
 use super::{AppState, Identity, json_response, parse_body, parse_filter, parse_time};
 use crate::emulator::limits;
+use crate::langsmith::fields::V2_SELECTABLE;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct V2Body {

@@ -11,7 +11,7 @@ mod error;
 mod faults;
 pub mod limits;
 mod query;
-mod select;
+
 mod stats;
 mod store;
 

@@ -301,3 +301,33 @@ fn cell_at(array: &ArrayRef, kind: Option<Kind>, i: usize) -> Cell<'static> {
         _ => Cell::Null,
     }
 }
+
+/// The kind of an array built by a [`ColumnBuilder`], from its field.
+pub fn kind_of(field: &Field) -> Option<Kind> {
+    Some(match field.data_type() {
+        DataType::Utf8 if field.extension_type_name() == Some("arrow.json") => Kind::Json,
+        DataType::Utf8 => Kind::Utf8,
+        DataType::Int64 => Kind::Int64,
+        DataType::Float64 => Kind::Float64,
+        DataType::Boolean => Kind::Bool,
+        DataType::Timestamp(..) => Kind::Timestamp,
+        DataType::List(_) => Kind::ListUtf8,
+        _ => return None,
+    })
+}
+
+/// Re-encodes `array` (built as `from`) as the wider kind `to`.
+pub fn convert(array: &ArrayRef, from: Option<Kind>, to: Kind) -> ArrayRef {
+    if from == Some(to) {
+        return array.clone();
+    }
+    let mut b = ColumnBuilder::new("", Some(to));
+    for i in 0..array.len() {
+        if array.is_null(i) || from.is_none() {
+            b.push_null();
+        } else {
+            b.push(cell_at(array, from, i));
+        }
+    }
+    b.finish(Some(to))
+}

@@ -1,8 +1,12 @@
 //! Runs → Arrow record batches: typed columns, `prefix.*` expansion, widening on conflict.
 
 mod column;
+mod table;
+mod unify;
 
-pub use column::{Cell, ColumnBuilder, Kind};
+pub use column::{Cell, ColumnBuilder, Kind, convert, kind_of};
+pub use table::TableBuilder;
+pub use unify::SchemaUnion;
 
 #[cfg(test)]
 mod tests {

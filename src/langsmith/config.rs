@@ -1,4 +1,5 @@
 use std::fmt;
+
 use std::time::Duration;
 
 /// A secret (the API key). Its `Debug` and `Display` never show it, so it cannot leak through
@@ -14,6 +15,12 @@ impl Secret {
     /// The value, for the one place that must send it (the `x-api-key` header).
     pub fn expose(&self) -> &str {
         &self.0
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        <String as serde::Deserialize>::deserialize(d).map(Secret)
     }
 }
 

@@ -5,6 +5,7 @@
 mod client;
 mod config;
 mod error;
+pub mod fields;
 mod limiter;
 mod query;
 mod stats;

@@ -1,4 +1,5 @@
-//! The field lists of LangSmith's run queries (reference §1.3 and §2.2).
+//! The field lists of LangSmith's run queries (reference §1.3 and §2.2), shared by the client,
+//! the pipeline validator and the emulator.
 
 /// v1 `RunSelect`: every value `select` accepts.
 pub const V1_SELECTABLE: &[&str] = &[

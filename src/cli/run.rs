@@ -1,0 +1,134 @@
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::config;
+use crate::langsmith::{Client, ClientConfig, RateSpec, normalize_endpoint};
+use crate::model::Timestamp;
+use crate::stages::{RunOptions, RunSummary, run_pipeline};
+
+/// `runlake run`: export with a pipeline file.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The pipeline file (TOML).
+    pub file: PathBuf,
+    /// Project name, overriding the pipeline's (and LANGSMITH_PROJECT).
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Start of the window: a duration before now ("30d", "12h") or a timestamp.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// End of the window: a duration before now or a timestamp.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Output directory for every sink.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Pin "now" for relative windows (reproducible runs and tests).
+    #[arg(long)]
+    pub now: Option<Timestamp>,
+    /// Override a pipeline setting: KEY=VALUE with a dotted key, e.g.
+    /// --set stages.tool_runs.since=7d --set source.split_windows=false. Repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_set)]
+    pub set: Vec<(String, String)>,
+    /// Print the run summary as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The client for a pipeline: environment first, then `[source]` overrides.
+pub fn client_config(p: &config::Pipeline) -> ClientConfig {
+    let mut c = ClientConfig::from_env();
+    let s = &p.source;
+    if let Some(e) = &s.endpoint {
+        c.endpoint = normalize_endpoint(e);
+    }
+    if let Some(k) = &s.api_key {
+        c.api_key = Some(k.clone());
+    }
+    if let Some(w) = &s.workspace_id {
+        c.workspace_id = Some(w.clone());
+    }
+    c.api = s.api;
+    if let Some(n) = s.max_in_flight {
+        c.max_in_flight = n;
+    }
+    if let Some(n) = s.max_attempts {
+        c.max_attempts = n;
+    }
+    if let Some(t) = s.timeout_secs {
+        c.request_timeout = std::time::Duration::from_secs_f64(t);
+    }
+    if let Some(n) = s.v1_requests_per_10s {
+        c.v1_short_window = RateSpec::per_10s(n);
+    }
+    if let Some(n) = s.v1_long_requests_per_10s {
+        c.v1_long_window = RateSpec::per_10s(n);
+    }
+    if let Some(n) = s.v2_requests_per_10s {
+        c.v2_query = RateSpec::per_10s(n);
+    }
+    c
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<()> {
+    let pipeline = config::load_with(&args.file, &args.set)?;
+    let client = Client::new(client_config(&pipeline))?;
+    let options = RunOptions {
+        now: args.now.map(|t| t.0),
+        project: args.project.clone(),
+        since: args.since.clone(),
+        until: args.until.clone(),
+        output: args.output.clone(),
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    let summary = runtime
+        .block_on(run_pipeline(&pipeline, client, &options))
+        .with_context(|| format!("pipeline {:?} failed", pipeline.name))?;
+    print_summary(&summary, args.json);
+    Ok(())
+}
+
+pub fn print_summary(s: &RunSummary, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string(s).expect("summary serializes"));
+        return;
+    }
+    eprintln!("pipeline {} finished in {:.2}s", s.pipeline, s.wall_seconds);
+    for st in &s.stages {
+        eprintln!(
+            "  stage {:<16} {:<15} in {:>8}  out {:>8}",
+            st.id, st.kind, st.items_in, st.items_out
+        );
+    }
+    let r = &s.requests;
+    eprintln!(
+        "  requests {} (retries {}, 429s {}), {} runs, {:.1} MB received",
+        r.requests,
+        r.retries,
+        r.throttled,
+        r.runs,
+        r.bytes as f64 / 1e6
+    );
+    for (id, sink) in &s.sinks {
+        for f in &sink.files {
+            println!("{}", f.display());
+        }
+        eprintln!(
+            "  sink {id}: {} rows in {} file(s), {:.1} KB",
+            sink.rows,
+            sink.files.len(),
+            sink.bytes as f64 / 1e3
+        );
+    }
+}
+
+fn parse_set(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!(
+            "expected KEY=VALUE (e.g. stages.tool_runs.since=7d), got {s:?}"
+        )),
+    }
+}

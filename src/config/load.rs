@@ -1,0 +1,697 @@
+//! Reading a pipeline file: TOML with spans, `${VAR}` interpolation in strings, typed
+//! sections, then graph checks. Every error is collected and located.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use indexmap::IndexMap;
+use serde::de::DeserializeOwned;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::error::{ConfigError, ConfigErrors, Locator};
+use super::model::*;
+use super::{interpolate, paths, window};
+
+type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// Loads and validates a pipeline file with the process environment.
+pub fn load(path: &Path) -> Result<Pipeline, ConfigErrors> {
+    let src = std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            file: path.to_path_buf(),
+            line: 0,
+            column: 0,
+            key: String::new(),
+            message: format!("cannot read the pipeline file: {e}"),
+        }])
+    })?;
+    parse(path, &src, &|k| std::env::var(k).ok())
+}
+
+/// Loads a pipeline with `--set key=value` overrides (`source.project=x`,
+/// `stages.tool_runs.since=7d`); values are TOML (`true`, `5`, `["a"]`) or else plain strings.
+pub fn load_with(path: &Path, overrides: &[(String, String)]) -> Result<Pipeline, ConfigErrors> {
+    let src = std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            file: path.to_path_buf(),
+            line: 0,
+            column: 0,
+            key: String::new(),
+            message: format!("cannot read the pipeline file: {e}"),
+        }])
+    })?;
+    parse_with(path, &src, &|k| std::env::var(k).ok(), overrides)
+}
+
+/// Parses pipeline text (named `file` in errors) with an environment lookup.
+pub fn parse(file: &Path, src: &str, env: Env) -> Result<Pipeline, ConfigErrors> {
+    parse_with(file, src, env, &[])
+}
+
+/// Sets `path` (dotted) in the document to `value`, creating tables on the way.
+fn apply_override<'i>(doc: &mut DeTable<'i>, path: &'i str, value: &'i str) -> Result<(), String> {
+    let parsed = match DeValue::parse(value) {
+        Ok(v) if !matches!(v.get_ref(), DeValue::Table(_)) => v.into_inner(),
+        _ => DeValue::String(std::borrow::Cow::Borrowed(value)),
+    };
+    let parts: Vec<&'i str> = path.split('.').collect();
+    let mut table = doc;
+    for (i, part) in parts.iter().enumerate() {
+        let key = Spanned::new(0..0, toml::de::DeString::Borrowed(part));
+        if i + 1 == parts.len() {
+            table.insert(key, Spanned::new(0..0, parsed));
+            return Ok(());
+        }
+        let entry = table
+            .entry(key)
+            .or_insert_with(|| Spanned::new(0..0, DeValue::Table(DeTable::new())));
+        table = match entry.get_mut() {
+            DeValue::Table(t) => t,
+            _ => return Err(format!("--set {path}: {part} is not a table")),
+        };
+    }
+    Err(format!("--set {path}: empty key"))
+}
+
+pub fn parse_with<'a>(
+    file: &Path,
+    src: &'a str,
+    env: Env,
+    overrides: &'a [(String, String)],
+) -> Result<Pipeline, ConfigErrors> {
+    let loc = Locator { file, src };
+    let mut errors = Vec::new();
+    let mut doc = match DeTable::parse(src) {
+        Ok(doc) => doc,
+        Err(e) => {
+            let offset = e.span().map_or(0, |s| s.start);
+            return Err(ConfigErrors(vec![loc.at(
+                offset,
+                "",
+                format!("malformed TOML: {}", e.message().trim()),
+            )]));
+        }
+    };
+    for (key, value) in overrides {
+        if let Err(e) = apply_override(doc.get_mut(), key, value) {
+            errors.push(loc.at(0, key.as_str(), e));
+        }
+    }
+    interpolate_table(doc.get_mut(), "", &loc, env, &mut errors);
+    let doc = doc.into_inner();
+
+    let mut name = file
+        .file_stem()
+        .map_or("pipeline".into(), |s| s.to_string_lossy().into_owned());
+    let mut description = None;
+    let mut source = SourceConfig::default();
+    let mut stage_tables = Vec::new();
+    let mut sink_tables = Vec::new();
+    for (key, value) in doc.iter() {
+        let span = value.span();
+        match key.get_ref().as_ref() {
+            "name" => match value.get_ref() {
+                DeValue::String(s) => name = s.to_string(),
+                _ => errors.push(loc.at(span.start, "name", "expected a string")),
+            },
+            "description" => match value.get_ref() {
+                DeValue::String(s) => description = Some(s.to_string()),
+                _ => errors.push(loc.at(span.start, "description", "expected a string")),
+            },
+            "source" => {
+                if let Some(s) = typed::<SourceConfig>(value, "source", &loc, &mut errors) {
+                    source = s;
+                }
+            }
+            "stages" | "sinks" => match value.get_ref() {
+                DeValue::Table(t) => {
+                    for (id, v) in t.iter() {
+                        let target = if key.get_ref() == "stages" { &mut stage_tables } else { &mut sink_tables };
+                        target.push((id.get_ref().to_string(), id.span().start, v));
+                    }
+                }
+                _ => errors.push(loc.at(span.start, key.get_ref().as_ref(), "expected a table of named components")),
+            },
+            other => errors.push(loc.at(
+                key.span().start,
+                other,
+                "unknown key; a pipeline file has name, description, [source], [stages.<id>] and [sinks.<id>]",
+            )),
+        }
+    }
+
+    let mut stages: IndexMap<String, StageConfig> = IndexMap::new();
+    let mut spans: HashMap<String, usize> = HashMap::new();
+    let mut input_spans: HashMap<String, Vec<(String, usize)>> = HashMap::new();
+    for (id, at, value) in &stage_tables {
+        let key = format!("stages.{id}");
+        check_id(id, *at, &key, &loc, &mut errors);
+        spans.insert(id.clone(), *at);
+        input_spans.insert(id.clone(), inputs_with_spans(value));
+        let Some(kind) = stage_type(value, &key, STAGE_TYPES, &loc, &mut errors) else {
+            continue;
+        };
+        let parsed = match kind.as_str() {
+            "query_runs" => {
+                typed::<QueryRunsConfig>(value, &key, &loc, &mut errors).map(StageConfig::QueryRuns)
+            }
+            "group_by_trace" => typed::<GroupByTraceConfig>(value, &key, &loc, &mut errors)
+                .map(StageConfig::GroupByTrace),
+            "fetch_roots" => typed::<FetchRootsConfig>(value, &key, &loc, &mut errors)
+                .map(StageConfig::FetchRoots),
+            "flatten" => {
+                typed::<FlattenConfig>(value, &key, &loc, &mut errors).map(StageConfig::Flatten)
+            }
+            "filter" => {
+                typed::<FilterConfig>(value, &key, &loc, &mut errors).map(StageConfig::Filter)
+            }
+            _ => unreachable!("stage_type checked the name"),
+        };
+        if let Some(stage) = parsed {
+            check_stage(&stage, value, &key, &loc, &mut errors);
+            stages.insert(id.clone(), stage);
+        }
+    }
+    let mut sinks: IndexMap<String, SinkConfig> = IndexMap::new();
+    for (id, at, value) in &sink_tables {
+        let key = format!("sinks.{id}");
+        check_id(id, *at, &key, &loc, &mut errors);
+        if spans.contains_key(id) {
+            errors.push(loc.at(
+                *at,
+                &key,
+                format!("{id:?} names both a stage and a sink; ids must be unique"),
+            ));
+        }
+        input_spans.insert(id.clone(), inputs_with_spans(value));
+        if stage_type(value, &key, SINK_TYPES, &loc, &mut errors).is_none() {
+            continue;
+        }
+        if let Some(sink) = typed::<SinkConfig>(value, &key, &loc, &mut errors) {
+            if let Some(c) = &sink.compression
+                && !["zstd", "snappy", "none"].contains(&c.as_str())
+            {
+                errors.push(loc.at(
+                    span_of(value, "compression").unwrap_or(*at),
+                    format!("{key}.compression"),
+                    format!("unknown compression {c:?}; expected zstd, snappy or none"),
+                ));
+            }
+            sinks.insert(id.clone(), sink);
+        }
+    }
+    if sink_tables.is_empty() {
+        errors.push(loc.at(
+            src.len(),
+            "sinks",
+            "no sinks: add e.g. [sinks.out] with type = \"parquet\" and inputs = [\"<stage>\"]",
+        ));
+    }
+    check_graph(&stages, &sinks, &input_spans, &spans, &loc, &mut errors);
+
+    if errors.is_empty() {
+        Ok(Pipeline {
+            name,
+            description,
+            file: file.to_path_buf(),
+            source,
+            stages,
+            sinks,
+        })
+    } else {
+        errors.sort_by_key(|e| (e.line, e.column));
+        errors.dedup();
+        Err(ConfigErrors(errors))
+    }
+}
+
+fn check_id(id: &str, at: usize, key: &str, loc: &Locator, errors: &mut Vec<ConfigError>) {
+    if id.is_empty()
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        errors.push(loc.at(
+            at,
+            key,
+            format!("component id {id:?} may only use letters, digits, '_' and '-'"),
+        ));
+    }
+}
+
+/// Deserializes one table into a typed section, turning serde errors into located ones.
+fn typed<T: DeserializeOwned>(
+    value: &Spanned<DeValue>,
+    key: &str,
+    loc: &Locator,
+    errors: &mut Vec<ConfigError>,
+) -> Option<T> {
+    let DeValue::Table(table) = value.get_ref() else {
+        errors.push(loc.at(value.span().start, key, "expected a table"));
+        return None;
+    };
+    let de = toml::de::Deserializer::from(Spanned::new(value.span(), table.clone()));
+    match T::deserialize(de) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            let offset = e.span().map_or(value.span().start, |s| s.start);
+            let message = e.message().trim().replace('`', "\"");
+            // Name the offending key when serde's message does not.
+            let sub = key_at(table, offset)
+                .map(|k| format!("{key}.{k}"))
+                .unwrap_or_else(|| key.to_string());
+            errors.push(loc.at(offset, sub, message));
+            None
+        }
+    }
+}
+
+/// The key of `table` whose key or value span contains `offset`.
+fn key_at(table: &DeTable, offset: usize) -> Option<String> {
+    table.iter().find_map(|(k, v)| {
+        let (ks, vs) = (k.span(), v.span());
+        (ks.contains(&offset) || vs.contains(&offset) || vs.end == offset)
+            .then(|| k.get_ref().to_string())
+    })
+}
+
+fn span_of(value: &Spanned<DeValue>, key: &str) -> Option<usize> {
+    match value.get_ref() {
+        DeValue::Table(t) => t
+            .iter()
+            .find(|(k, _)| k.get_ref() == key)
+            .map(|(_, v)| v.span().start),
+        _ => None,
+    }
+}
+
+fn stage_type(
+    value: &Spanned<DeValue>,
+    key: &str,
+    allowed: &[&str],
+    loc: &Locator,
+    errors: &mut Vec<ConfigError>,
+) -> Option<String> {
+    let DeValue::Table(table) = value.get_ref() else {
+        errors.push(loc.at(value.span().start, key, "expected a table"));
+        return None;
+    };
+    match table.iter().find(|(k, _)| k.get_ref() == "type") {
+        None => {
+            errors.push(loc.at(
+                value.span().start,
+                key,
+                format!("missing type; expected one of {}", allowed.join(", ")),
+            ));
+            None
+        }
+        Some((_, v)) => match v.get_ref() {
+            DeValue::String(s) if allowed.contains(&s.as_ref()) => Some(s.to_string()),
+            DeValue::String(s) => {
+                errors.push(loc.at(
+                    v.span().start,
+                    format!("{key}.type"),
+                    format!("unknown type {s:?}; expected one of {}", allowed.join(", ")),
+                ));
+                None
+            }
+            _ => {
+                errors.push(loc.at(v.span().start, format!("{key}.type"), "expected a string"));
+                None
+            }
+        },
+    }
+}
+
+fn inputs_with_spans(value: &Spanned<DeValue>) -> Vec<(String, usize)> {
+    let DeValue::Table(t) = value.get_ref() else {
+        return vec![];
+    };
+    let Some((_, inputs)) = t.iter().find(|(k, _)| k.get_ref() == "inputs") else {
+        return vec![];
+    };
+    match inputs.get_ref() {
+        DeValue::Array(items) => items
+            .iter()
+            .filter_map(|i| match i.get_ref() {
+                DeValue::String(s) => Some((s.to_string(), i.span().start)),
+                _ => None,
+            })
+            .collect(),
+        _ => vec![],
+    }
+}
+
+/// The start of the string value of `key`, plus one for its opening quote, so positions
+/// inside the string (filters) map to columns.
+fn string_start(value: &Spanned<DeValue>, key: &str, loc: &Locator) -> usize {
+    let start = span_of(value, key).unwrap_or(value.span().start);
+    let rest = &loc.src[start..];
+    if rest.starts_with("'''") || rest.starts_with("\"\"\"") {
+        start + 3
+    } else {
+        start + 1
+    }
+}
+
+fn check_filter(
+    text: &Option<String>,
+    value: &Spanned<DeValue>,
+    key: &str,
+    field: &str,
+    loc: &Locator,
+    errors: &mut Vec<ConfigError>,
+) {
+    if let Some(text) = text
+        && let Err(e) = crate::filter::parse(text)
+    {
+        let at = string_start(value, field, loc) + e.offset;
+        errors.push(loc.at(
+            at,
+            format!("{key}.{field}"),
+            format!("bad filter: {}\n{}", e.message, indent(&e.render(text))),
+        ));
+    }
+}
+
+fn indent(s: &str) -> String {
+    s.lines()
+        .skip(1)
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn check_stage(
+    stage: &StageConfig,
+    value: &Spanned<DeValue>,
+    key: &str,
+    loc: &Locator,
+    errors: &mut Vec<ConfigError>,
+) {
+    let at = |field: &str| span_of(value, field).unwrap_or(value.span().start);
+    match stage {
+        StageConfig::QueryRuns(q) => {
+            check_filter(&q.filter, value, key, "filter", loc, errors);
+            check_filter(&q.trace_filter, value, key, "trace_filter", loc, errors);
+            check_filter(&q.tree_filter, value, key, "tree_filter", loc, errors);
+            for field in ["since", "until"] {
+                let text = if field == "since" { &q.since } else { &q.until };
+                if let Some(t) = text
+                    && let Err(e) = window::parse_time_or_duration(t, chrono::Utc::now())
+                {
+                    errors.push(loc.at(at(field), format!("{key}.{field}"), e));
+                }
+            }
+            if let Some(t) = &q.run_type {
+                const TYPES: &[&str] = &[
+                    "tool",
+                    "chain",
+                    "llm",
+                    "retriever",
+                    "embedding",
+                    "prompt",
+                    "parser",
+                ];
+                if !TYPES.contains(&t.as_str()) {
+                    errors.push(loc.at(
+                        at("run_type"),
+                        format!("{key}.run_type"),
+                        format!(
+                            "unknown run type {t:?}; expected one of {}",
+                            TYPES.join(", ")
+                        ),
+                    ));
+                }
+            }
+            if let Some(select) = &q.select {
+                for name in select {
+                    if !paths::SELECTABLE.contains(&name.as_str()) {
+                        errors.push(loc.at(
+                            at("select"),
+                            format!("{key}.select"),
+                            format!("{name:?} is not a LangSmith run field"),
+                        ));
+                    }
+                }
+            }
+        }
+        StageConfig::GroupByTrace(g) => {
+            for (name, agg) in &g.aggregate {
+                let ops = [
+                    agg.distinct.is_some(),
+                    agg.collect.is_some(),
+                    agg.count.is_some(),
+                    agg.first.is_some(),
+                    agg.last.is_some(),
+                    agg.collect_keys.is_some(),
+                    agg.extend_keys.is_some(),
+                ];
+                if ops.iter().filter(|b| **b).count() != 1 {
+                    errors.push(loc.at(at("aggregate"), format!("{key}.aggregate.{name}"), "give exactly one of distinct, collect, count, first, last, collect_keys, extend_keys"));
+                }
+                for field in [
+                    &agg.distinct,
+                    &agg.collect,
+                    &agg.first,
+                    &agg.last,
+                    &agg.collect_keys,
+                    &agg.extend_keys,
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    if let Err(e) = paths::RunPath::parse(field) {
+                        errors.push(loc.at(at("aggregate"), format!("{key}.aggregate.{name}"), e));
+                    }
+                }
+            }
+        }
+        StageConfig::FetchRoots(f) => {
+            if f.batch_size.is_some_and(|b| b == 0 || b > 1000) {
+                errors.push(loc.at(
+                    at("batch_size"),
+                    format!("{key}.batch_size"),
+                    "batch_size must be between 1 and 1000 (100 on the v1 API)",
+                ));
+            }
+        }
+        StageConfig::Flatten(f) => {
+            for c in &f.columns {
+                if let Err(e) = paths::ColumnSource::parse(&c.from) {
+                    errors.push(loc.at(at("columns"), format!("{key}.columns.{}", c.name), e));
+                }
+            }
+            for x in &f.expand {
+                if let Err(e) = paths::ExpandSource::parse(&x.from, x.stat.as_deref()) {
+                    errors.push(loc.at(at("expand"), format!("{key}.expand"), e));
+                }
+            }
+        }
+        StageConfig::Filter(f) => {
+            check_filter(&Some(f.filter.clone()), value, key, "filter", loc, errors)
+        }
+    }
+}
+
+/// What flows out of a component, for checking that edges make sense.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Runs,
+    Groups,
+    Rows,
+}
+
+fn output_flow(stage: &StageConfig) -> Flow {
+    match stage {
+        StageConfig::GroupByTrace(_) => Flow::Groups,
+        StageConfig::Flatten(_) => Flow::Rows,
+        _ => Flow::Runs,
+    }
+}
+
+fn accepts(kind: &str, flow: Flow) -> bool {
+    match kind {
+        "group_by_trace" | "flatten" | "filter" => flow == Flow::Runs,
+        "fetch_roots" => matches!(flow, Flow::Groups | Flow::Runs),
+        _ => matches!(flow, Flow::Rows | Flow::Runs), // sinks
+    }
+}
+
+fn check_graph(
+    stages: &IndexMap<String, StageConfig>,
+    sinks: &IndexMap<String, SinkConfig>,
+    input_spans: &HashMap<String, Vec<(String, usize)>>,
+    spans: &HashMap<String, usize>,
+    loc: &Locator,
+    errors: &mut Vec<ConfigError>,
+) {
+    let known: Vec<&str> = stages.keys().map(String::as_str).collect();
+    let mut edges: Vec<(&str, &str, &str)> = Vec::new(); // (consumer kind, consumer id, producer id)
+    for (id, stage) in stages {
+        if stage.inputs().is_empty() && !matches!(stage, StageConfig::QueryRuns(_)) {
+            errors.push(loc.at(
+                spans[id],
+                format!("stages.{id}.inputs"),
+                "a stage of this type needs inputs",
+            ));
+        }
+        for input in stage.inputs() {
+            edges.push((stage.kind(), id, input));
+        }
+    }
+    for (id, sink) in sinks {
+        if sink.inputs.is_empty() {
+            errors.push(
+                loc.at(
+                    input_spans
+                        .get(id)
+                        .and_then(|v| v.first())
+                        .map_or(0, |v| v.1),
+                    format!("sinks.{id}.inputs"),
+                    "a sink needs inputs",
+                ),
+            );
+        }
+        for input in &sink.inputs {
+            edges.push((sink.kind.as_str(), id, input));
+        }
+    }
+    for (kind, id, input) in &edges {
+        let at = input_spans
+            .get(*id)
+            .and_then(|v| v.iter().find(|(n, _)| n == input))
+            .map_or(0, |v| v.1);
+        let key = if stages.contains_key(*id) {
+            format!("stages.{id}.inputs")
+        } else {
+            format!("sinks.{id}.inputs")
+        };
+        match stages.get(*input) {
+            None if sinks.contains_key(*input) => errors.push(loc.at(
+                at,
+                key,
+                format!("{input:?} is a sink; sinks cannot feed other components"),
+            )),
+            None => errors.push(loc.at(
+                at,
+                key,
+                format!(
+                    "unknown input {input:?}; defined stages: {}",
+                    if known.is_empty() {
+                        "none".into()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            )),
+            Some(producer) => {
+                let flow = output_flow(producer);
+                if !accepts(kind, flow) {
+                    let what = match flow {
+                        Flow::Runs => "runs",
+                        Flow::Groups => "trace groups",
+                        Flow::Rows => "rows",
+                    };
+                    errors.push(loc.at(
+                        at,
+                        key,
+                        format!(
+                            "{input:?} ({}) produces {what}, which a {kind} cannot take",
+                            producer.kind()
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    // Cycles: depth-first search over stage inputs.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Active,
+        Done,
+    }
+    let mut marks: HashMap<&str, Mark> = stages.keys().map(|k| (k.as_str(), Mark::New)).collect();
+    fn visit<'a>(
+        id: &'a str,
+        stages: &'a IndexMap<String, StageConfig>,
+        marks: &mut HashMap<&'a str, Mark>,
+        path: &mut Vec<&'a str>,
+    ) -> Option<Vec<String>> {
+        match marks.get(id) {
+            Some(Mark::Done) | None => return None,
+            Some(Mark::Active) => {
+                let start = path.iter().position(|p| *p == id).unwrap_or(0);
+                let mut cycle: Vec<String> = path[start..].iter().map(|s| s.to_string()).collect();
+                cycle.push(id.to_string());
+                return Some(cycle);
+            }
+            Some(Mark::New) => {}
+        }
+        marks.insert(id, Mark::Active);
+        path.push(id);
+        for input in stages[id].inputs() {
+            if let Some(c) = visit(input.as_str(), stages, marks, path) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        marks.insert(id, Mark::Done);
+        None
+    }
+    for id in stages.keys() {
+        let mut path = Vec::new();
+        if let Some(cycle) = visit(id, stages, &mut marks, &mut path) {
+            let first = &cycle[0];
+            errors.push(loc.at(
+                spans[first],
+                format!("stages.{first}"),
+                format!("cycle: {}", cycle.join(" → ")),
+            ));
+            break;
+        }
+    }
+}
+
+fn interpolate_table(
+    table: &mut DeTable,
+    prefix: &str,
+    loc: &Locator,
+    env: Env,
+    errors: &mut Vec<ConfigError>,
+) {
+    for (key, value) in table.iter_mut() {
+        let path = if prefix.is_empty() {
+            key.get_ref().to_string()
+        } else {
+            format!("{prefix}.{}", key.get_ref())
+        };
+        interpolate_value(value, &path, loc, env, errors);
+    }
+}
+
+fn interpolate_value(
+    value: &mut Spanned<DeValue>,
+    path: &str,
+    loc: &Locator,
+    env: Env,
+    errors: &mut Vec<ConfigError>,
+) {
+    let start = value.span().start;
+    match value.get_mut() {
+        DeValue::String(s) => match interpolate::expand(s, env) {
+            Ok(Some(expanded)) => *s = std::borrow::Cow::Owned(expanded),
+            Ok(None) => {}
+            Err(e) => errors.push(loc.at(start, path, e)),
+        },
+        DeValue::Table(t) => interpolate_table(t, path, loc, env, errors),
+        DeValue::Array(items) => {
+            for item in items.iter_mut() {
+                interpolate_value(item, path, loc, env, errors);
+            }
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,13 @@
+//! Pipeline files: the TOML model, `${VAR}` interpolation, and validation that reports every
+//! error with its file, line, column and key.
+
+mod error;
+mod interpolate;
+mod load;
+mod model;
+pub mod paths;
+pub mod window;
+
+pub use error::{ConfigError, ConfigErrors};
+pub use load::{load, load_with, parse, parse_with};
+pub use model::*;

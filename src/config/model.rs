@@ -1,0 +1,220 @@
+//! What a pipeline file says, after parsing and validation.
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+use crate::langsmith::{ApiChoice, Order};
+
+/// `[source]`: where runs come from. Unset values fall back to the environment
+/// (`LANGSMITH_ENDPOINT`, `LANGSMITH_API_KEY`, `LANGSMITH_WORKSPACE_ID`, `LANGSMITH_PROJECT`).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    pub endpoint: Option<String>,
+    /// Usually `"${LANGSMITH_API_KEY}"`; never written anywhere.
+    pub api_key: Option<crate::langsmith::Secret>,
+    pub workspace_id: Option<String>,
+    pub project: Option<String>,
+    #[serde(default)]
+    pub api: ApiChoice,
+    /// Cut windows longer than 7 days into 7-day windows (LangSmith's faster tier).
+    pub split_windows: Option<bool>,
+    pub max_in_flight: Option<usize>,
+    pub max_attempts: Option<usize>,
+    pub timeout_secs: Option<f64>,
+    /// Requests per 10 s allowed for v1 queries with windows of at most 7 days.
+    pub v1_requests_per_10s: Option<u32>,
+    /// ... for longer or open-ended windows.
+    pub v1_long_requests_per_10s: Option<u32>,
+    pub v2_requests_per_10s: Option<u32>,
+}
+
+/// `type = "query_runs"`: every `list_runs` argument.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct QueryRunsConfig {
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Overrides `[source].project`; several projects are a list.
+    pub project: Option<ProjectList>,
+    pub run_type: Option<String>,
+    pub is_root: Option<bool>,
+    pub error: Option<bool>,
+    /// A duration before now ("30d", "12h") or a timestamp.
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub filter: Option<String>,
+    pub trace_filter: Option<String>,
+    pub tree_filter: Option<String>,
+    /// Fields to fetch; derived from what downstream stages read when omitted.
+    pub select: Option<Vec<String>>,
+    pub order: Option<Order>,
+    pub ids: Option<Vec<String>>,
+    pub trace: Option<String>,
+    pub parent_run: Option<String>,
+    pub split_windows: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum ProjectList {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl ProjectList {
+    pub fn names(&self) -> Vec<String> {
+        match self {
+            ProjectList::One(p) => vec![p.clone()],
+            ProjectList::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// One aggregate of `group_by_trace`, e.g. `tools_involved = { distinct = "name" }`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AggregateConfig {
+    /// Distinct values of a field, sorted.
+    pub distinct: Option<String>,
+    /// Every value of a field, in arrival order.
+    pub collect: Option<String>,
+    /// Number of runs.
+    pub count: Option<bool>,
+    pub first: Option<String>,
+    pub last: Option<String>,
+    /// For each key of an object field (e.g. `inputs`), collect its values into a column
+    /// `<prefix><key>` (the seed's `retriever.inputs.*`).
+    pub collect_keys: Option<String>,
+    /// Like `collect_keys`, but list values are concatenated (the seed's `retriever.outputs.*`).
+    pub extend_keys: Option<String>,
+    pub prefix: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GroupByTraceConfig {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub inputs: Vec<String>,
+    #[serde(default)]
+    pub aggregate: IndexMap<String, AggregateConfig>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FetchRootsConfig {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub inputs: Vec<String>,
+    pub select: Option<Vec<String>>,
+    /// Trace ids per request (at most the API's page size).
+    pub batch_size: Option<usize>,
+}
+
+/// A column: `{ name = "run_id", from = "id" }`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnConfig {
+    pub name: String,
+    pub from: String,
+}
+
+/// Expands an object into `prefix + key` columns: `{ from = "inputs", prefix = "inputs." }`;
+/// for `feedback_stats`, `stat` picks the statistic (default `avg`); `from = "group"`
+/// expands the group's keyed aggregates.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ExpandConfig {
+    pub from: String,
+    pub prefix: Option<String>,
+    pub stat: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FlattenConfig {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub inputs: Vec<String>,
+    #[serde(default)]
+    pub columns: Vec<ColumnConfig>,
+    #[serde(default)]
+    pub expand: Vec<ExpandConfig>,
+    /// Rows per record batch.
+    pub batch_rows: Option<usize>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FilterConfig {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub inputs: Vec<String>,
+    pub filter: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SinkConfig {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub inputs: Vec<String>,
+    /// Output directory (local path; `--output` overrides).
+    pub path: Option<String>,
+    /// zstd (default), snappy, none.
+    pub compression: Option<String>,
+    pub row_group_rows: Option<usize>,
+    pub max_rows_per_file: Option<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum StageConfig {
+    QueryRuns(QueryRunsConfig),
+    GroupByTrace(GroupByTraceConfig),
+    FetchRoots(FetchRootsConfig),
+    Flatten(FlattenConfig),
+    Filter(FilterConfig),
+}
+
+pub const STAGE_TYPES: &[&str] = &[
+    "query_runs",
+    "group_by_trace",
+    "fetch_roots",
+    "flatten",
+    "filter",
+];
+pub const SINK_TYPES: &[&str] = &["parquet", "arrow_ipc"];
+
+impl StageConfig {
+    pub fn inputs(&self) -> &[String] {
+        match self {
+            StageConfig::QueryRuns(_) => &[],
+            StageConfig::GroupByTrace(c) => &c.inputs,
+            StageConfig::FetchRoots(c) => &c.inputs,
+            StageConfig::Flatten(c) => &c.inputs,
+            StageConfig::Filter(c) => &c.inputs,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StageConfig::QueryRuns(_) => "query_runs",
+            StageConfig::GroupByTrace(_) => "group_by_trace",
+            StageConfig::FetchRoots(_) => "fetch_roots",
+            StageConfig::Flatten(_) => "flatten",
+            StageConfig::Filter(_) => "filter",
+        }
+    }
+}
+
+/// A validated pipeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pipeline {
+    pub name: String,
+    pub description: Option<String>,
+    pub file: std::path::PathBuf,
+    pub source: SourceConfig,
+    pub stages: IndexMap<String, StageConfig>,
+    pub sinks: IndexMap<String, SinkConfig>,
+}

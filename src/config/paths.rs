@@ -1,0 +1,227 @@
+//! Paths into runs (`name`, `inputs.query`, `extra.metadata.user_id`, `latency`), the column
+//! sources of `flatten`, and how they map to `select`.
+
+use std::borrow::Cow;
+
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use crate::flatten::Cell;
+use crate::model::{Maybe, Run};
+
+pub use crate::langsmith::fields::V1_SELECTABLE as SELECTABLE;
+
+/// Values computed from other fields.
+const DERIVED: &[&str] = &["latency", "is_root", "metadata"];
+
+/// A field of a run, optionally followed by a path into its JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunPath {
+    pub field: String,
+    pub path: Vec<String>,
+}
+
+impl RunPath {
+    pub fn parse(s: &str) -> Result<RunPath, String> {
+        let mut parts = s.split('.');
+        let field = parts.next().unwrap_or("").to_string();
+        if !SELECTABLE.contains(&field.as_str()) && !DERIVED.contains(&field.as_str()) {
+            return Err(format!(
+                "unknown run field {field:?} in {s:?}; fields are LangSmith's (id, name, inputs, outputs, extra, feedback_stats, …) plus latency, is_root and metadata"
+            ));
+        }
+        let path: Vec<String> = parts.map(str::to_string).collect();
+        if path.iter().any(String::is_empty) {
+            return Err(format!("empty segment in {s:?}"));
+        }
+        Ok(RunPath { field, path })
+    }
+
+    /// The LangSmith fields to select so this path can be read.
+    pub fn selects(&self) -> Vec<&'static str> {
+        match self.field.as_str() {
+            "latency" => vec!["start_time", "end_time"],
+            "is_root" => vec!["parent_run_id"],
+            "metadata" => vec!["extra"],
+            f => SELECTABLE
+                .iter()
+                .find(|s| **s == f)
+                .copied()
+                .into_iter()
+                .collect(),
+        }
+    }
+
+    /// The value at this path, typed.
+    pub fn extract<'r>(&self, run: &'r Run) -> Cell<'r> {
+        let top = field_cell(run, &self.field);
+        if self.path.is_empty() {
+            return top;
+        }
+        let raw: Option<&RawValue> = match self.field.as_str() {
+            "metadata" => return navigate_value(metadata(run), &self.path),
+            f => raw_field(run, f),
+        };
+        match raw.and_then(|r| serde_json::from_str::<Value>(r.get()).ok()) {
+            Some(v) => navigate_value(Some(v), &self.path),
+            None => Cell::Null,
+        }
+    }
+}
+
+fn metadata(run: &Run) -> Option<Value> {
+    if let Some(m) = run.metadata.value() {
+        return serde_json::from_str(m.get()).ok();
+    }
+    let extra: Value = serde_json::from_str(run.extra.value()?.get()).ok()?;
+    extra.get("metadata").cloned()
+}
+
+fn navigate_value(value: Option<Value>, path: &[String]) -> Cell<'static> {
+    let mut v = match value {
+        Some(v) => v,
+        None => return Cell::Null,
+    };
+    for seg in path {
+        v = match v {
+            Value::Object(mut m) => match m.remove(seg) {
+                Some(x) => x,
+                None => return Cell::Null,
+            },
+            _ => return Cell::Null,
+        };
+    }
+    json_cell(v)
+}
+
+/// A JSON value as a typed cell: scalars keep their type, objects and arrays stay JSON.
+pub fn json_cell(v: Value) -> Cell<'static> {
+    match v {
+        Value::Null => Cell::Null,
+        Value::Bool(b) => Cell::Bool(b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => Cell::Int(i),
+            None => n.as_f64().map_or(Cell::Null, Cell::Float),
+        },
+        Value::String(s) => Cell::Str(Cow::Owned(s)),
+        other => Cell::Json(Cow::Owned(other.to_string())),
+    }
+}
+
+fn raw_field<'r>(run: &'r Run, field: &str) -> Option<&'r RawValue> {
+    let m = |v: &'r Maybe<Box<RawValue>>| v.value().map(|b| &**b);
+    match field {
+        "inputs" => m(&run.inputs),
+        "outputs" => m(&run.outputs),
+        "extra" => m(&run.extra),
+        "events" => m(&run.events),
+        "feedback_stats" => m(&run.feedback_stats),
+        "prompt_token_details" => m(&run.prompt_token_details),
+        "completion_token_details" => m(&run.completion_token_details),
+        "prompt_cost_details" => m(&run.prompt_cost_details),
+        "completion_cost_details" => m(&run.completion_cost_details),
+        other => run.unknown_field(other),
+    }
+}
+
+/// A top-level field as a typed cell.
+pub fn field_cell<'r>(run: &'r Run, field: &str) -> Cell<'r> {
+    let s = |v: &'r Maybe<String>| {
+        v.value()
+            .map_or(Cell::Null, |s| Cell::Str(Cow::Borrowed(s)))
+    };
+    let t = |v: &Maybe<crate::model::Timestamp>| {
+        v.value()
+            .map_or(Cell::Null, |t| Cell::Timestamp(t.micros()))
+    };
+    let i = |v: &Maybe<i64>| v.value().map_or(Cell::Null, |n| Cell::Int(*n));
+    let d = |v: &Maybe<crate::model::Decimal>| {
+        v.value()
+            .and_then(|d| d.as_f64())
+            .map_or(Cell::Null, Cell::Float)
+    };
+    let list = |v: &'r Maybe<Vec<String>>| {
+        v.value().map_or(Cell::Null, |l| {
+            Cell::List(l.iter().map(|x| Cow::Borrowed(x.as_str())).collect())
+        })
+    };
+    match field {
+        "id" => Cell::Str(Cow::Borrowed(&run.id)),
+        "name" => s(&run.name),
+        "run_type" => s(&run.run_type),
+        "status" => s(&run.status),
+        "error" => s(&run.error),
+        "trace_id" => s(&run.trace_id),
+        "dotted_order" => s(&run.dotted_order),
+        "parent_run_id" => s(&run.parent_run_id),
+        "session_id" => s(&run.session_id),
+        "reference_example_id" => s(&run.reference_example_id),
+        "reference_dataset_id" => s(&run.reference_dataset_id),
+        "thread_id" => s(&run.thread_id),
+        "app_path" => s(&run.app_path),
+        "start_time" => t(&run.start_time),
+        "end_time" => t(&run.end_time),
+        "first_token_time" => t(&run.first_token_time),
+        "total_tokens" => i(&run.total_tokens),
+        "prompt_tokens" => i(&run.prompt_tokens),
+        "completion_tokens" => i(&run.completion_tokens),
+        "total_cost" => d(&run.total_cost),
+        "prompt_cost" => d(&run.prompt_cost),
+        "completion_cost" => d(&run.completion_cost),
+        "tags" => list(&run.tags),
+        "parent_run_ids" => list(&run.parent_run_ids),
+        "latency" => run.latency_seconds().map_or(Cell::Null, Cell::Float),
+        "is_root" => run.is_root().map_or(Cell::Null, Cell::Bool),
+        "metadata" => metadata(run).map_or(Cell::Null, json_cell),
+        other => match raw_field(run, other) {
+            Some(raw) if raw.get() != "null" => Cell::Json(Cow::Borrowed(raw.get())),
+            _ => Cell::Null,
+        },
+    }
+}
+
+/// Where a `flatten` column comes from: a run path or a group aggregate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ColumnSource {
+    Run(RunPath),
+    Group(String),
+}
+
+impl ColumnSource {
+    pub fn parse(s: &str) -> Result<ColumnSource, String> {
+        match s.strip_prefix("group.") {
+            Some(name) if !name.is_empty() => Ok(ColumnSource::Group(name.to_string())),
+            Some(_) => Err("\"group.\" needs an aggregate name, e.g. group.tools_involved".into()),
+            None => RunPath::parse(s).map(ColumnSource::Run),
+        }
+    }
+}
+
+/// What `expand` spreads into `prefix + key` columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExpandSource {
+    /// An object-valued run path (`inputs`, `outputs`, `extra.metadata`).
+    Run(RunPath),
+    /// `feedback_stats`, one column per feedback key with the given statistic.
+    Feedback(String),
+    /// The group's keyed aggregates (`collect_keys`, `extend_keys`).
+    Group,
+}
+
+impl ExpandSource {
+    pub fn parse(from: &str, stat: Option<&str>) -> Result<ExpandSource, String> {
+        match from {
+            "group" => Ok(ExpandSource::Group),
+            "feedback_stats" => {
+                let stat = stat.unwrap_or("avg");
+                if !["avg", "n", "stdev", "min", "max"].contains(&stat) {
+                    return Err(format!(
+                        "unknown feedback statistic {stat:?}; expected avg, n, stdev, min or max"
+                    ));
+                }
+                Ok(ExpandSource::Feedback(stat.to_string()))
+            }
+            other => RunPath::parse(other).map(ExpandSource::Run),
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! Time windows: `since`/`until` as durations before now ("30d") or timestamps.
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+/// "30d", "12h", "90m", "45s", "2w" → a duration.
+pub fn parse_duration(s: &str) -> Option<TimeDelta> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit())?;
+    let (n, unit) = s.split_at(split);
+    let n: i64 = n.parse().ok()?;
+    Some(match unit {
+        "s" => TimeDelta::seconds(n),
+        "m" | "min" => TimeDelta::minutes(n),
+        "h" => TimeDelta::hours(n),
+        "d" => TimeDelta::days(n),
+        "w" => TimeDelta::weeks(n),
+        _ => return None,
+    })
+}
+
+/// A duration before `now`, or an ISO-8601 timestamp.
+pub fn parse_time_or_duration(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    if let Some(d) = parse_duration(s) {
+        return Ok(now - d);
+    }
+    crate::model::parse_timestamp(s)
+        .ok_or_else(|| format!("{s:?} is neither a duration (\"30d\", \"12h\", \"90m\") nor a timestamp (\"2026-10-01T00:00:00Z\")"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_timestamps() {
+        let now: DateTime<Utc> = "2026-11-01T00:00:00Z".parse().unwrap();
+        assert_eq!(
+            parse_time_or_duration("30d", now).unwrap(),
+            "2026-10-02T00:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        assert_eq!(
+            parse_time_or_duration("2026-10-05T12:00:00Z", now)
+                .unwrap()
+                .to_rfc3339(),
+            "2026-10-05T12:00:00+00:00"
+        );
+        assert!(parse_time_or_duration("last week", now).is_err());
+        assert!(parse_duration("5x").is_none());
+    }
+}

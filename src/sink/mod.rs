@@ -1,0 +1,209 @@
+//! Sinks: record batches → Parquet or Arrow IPC files with one schema per file.
+//!
+//! Batches are spilled to Arrow IPC files under the output's `_staging/` directory as they
+//! arrive (memory stays at one batch), and at the end are conformed to the union schema and
+//! written to the final file, which is renamed into place only when complete: readers never
+//! see a partial file.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use arrow::ipc::reader::StreamReader;
+use arrow::ipc::writer::{FileWriter, StreamWriter};
+use arrow::record_batch::RecordBatch;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+
+use crate::flatten::SchemaUnion;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Parquet,
+    ArrowIpc,
+}
+
+#[derive(Debug, Clone)]
+pub struct SinkOptions {
+    pub format: Format,
+    pub dir: PathBuf,
+    /// Base name of the output files, e.g. the sink id.
+    pub name: String,
+    pub compression: String,
+    pub row_group_rows: usize,
+    pub max_rows_per_file: usize,
+    /// Key-value metadata stamped into every file (never secrets).
+    pub metadata: Vec<(String, String)>,
+}
+
+/// What a sink wrote.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct SinkReport {
+    pub files: Vec<PathBuf>,
+    pub rows: u64,
+    pub bytes: u64,
+}
+
+pub struct Sink {
+    options: SinkOptions,
+    staging: PathBuf,
+    spills: Vec<(PathBuf, usize)>,
+    union: SchemaUnion,
+    rows_pending: usize,
+    report: SinkReport,
+}
+
+impl Sink {
+    pub fn new(options: SinkOptions) -> anyhow::Result<Sink> {
+        std::fs::create_dir_all(&options.dir)
+            .with_context(|| format!("cannot create output directory {}", options.dir.display()))?;
+        let staging =
+            options
+                .dir
+                .join("_staging")
+                .join(format!("{}-{}", options.name, std::process::id()));
+        std::fs::create_dir_all(&staging)
+            .with_context(|| format!("cannot create {}", staging.display()))?;
+        Ok(Sink {
+            options,
+            staging,
+            spills: vec![],
+            union: SchemaUnion::default(),
+            rows_pending: 0,
+            report: SinkReport::default(),
+        })
+    }
+
+    pub fn write(&mut self, batch: &RecordBatch) -> anyhow::Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let path = self
+            .staging
+            .join(format!("spill-{:06}.arrows", self.spills.len()));
+        let mut w = StreamWriter::try_new(BufWriter::new(File::create(&path)?), &batch.schema())?;
+        w.write(batch)?;
+        w.finish()?;
+        self.union.add(&batch.schema());
+        self.spills.push((path, batch.num_rows()));
+        self.rows_pending += batch.num_rows();
+        if self.rows_pending >= self.options.max_rows_per_file {
+            self.flush_file()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the spilled batches as one file with one schema, then publishes it by rename.
+    fn flush_file(&mut self) -> anyhow::Result<()> {
+        if self.spills.is_empty() {
+            return Ok(());
+        }
+        let schema = self.union.schema();
+        let ext = match self.options.format {
+            Format::Parquet => "parquet",
+            Format::ArrowIpc => "arrow",
+        };
+        let final_path = self.options.dir.join(format!(
+            "{}-{:05}.{ext}",
+            self.options.name,
+            self.report.files.len()
+        ));
+        let tmp = self.staging.join(format!(
+            "{}.inprogress",
+            final_path.file_name().unwrap().to_string_lossy()
+        ));
+        let file = BufWriter::with_capacity(
+            1 << 20,
+            File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?,
+        );
+        let spills = std::mem::take(&mut self.spills);
+        let batches = spills
+            .iter()
+            .map(|(p, _)| -> anyhow::Result<Vec<RecordBatch>> {
+                let reader = StreamReader::try_new(std::io::BufReader::new(File::open(p)?), None)?;
+                Ok(reader.collect::<Result<Vec<_>, _>>()?)
+            });
+        match self.options.format {
+            Format::Parquet => {
+                let mut w = ArrowWriter::try_new(file, schema.clone(), Some(self.properties()?))?;
+                for spill in batches {
+                    for batch in spill? {
+                        w.write(&self.union.conform(&batch, &schema))?;
+                    }
+                }
+                w.close()?;
+            }
+            Format::ArrowIpc => {
+                let schema = Arc::new(
+                    schema.as_ref().clone().with_metadata(
+                        self.options
+                            .metadata
+                            .iter()
+                            .cloned()
+                            .collect::<std::collections::HashMap<String, String>>(),
+                    ),
+                );
+                let mut w = FileWriter::try_new(file, &schema)?;
+                for spill in batches {
+                    for batch in spill? {
+                        w.write(&self.union.conform(&batch, &schema))?;
+                    }
+                }
+                w.finish()?;
+            }
+        }
+        File::open(&tmp)?.sync_all()?;
+        std::fs::rename(&tmp, &final_path)
+            .with_context(|| format!("cannot publish {}", final_path.display()))?;
+        for (p, _) in &spills {
+            let _ = std::fs::remove_file(p);
+        }
+        self.report.bytes += std::fs::metadata(&final_path)?.len();
+        self.report.rows += self.rows_pending as u64;
+        self.report.files.push(final_path);
+        self.rows_pending = 0;
+        self.union = SchemaUnion::default();
+        Ok(())
+    }
+
+    fn properties(&self) -> anyhow::Result<WriterProperties> {
+        let compression = match self.options.compression.as_str() {
+            "snappy" => Compression::SNAPPY,
+            "none" => Compression::UNCOMPRESSED,
+            _ => Compression::ZSTD(ZstdLevel::try_new(3)?),
+        };
+        Ok(WriterProperties::builder()
+            .set_compression(compression)
+            .set_max_row_group_row_count(Some(self.options.row_group_rows.max(1)))
+            .set_statistics_enabled(EnabledStatistics::Page)
+            .set_key_value_metadata(Some(
+                self.options
+                    .metadata
+                    .iter()
+                    .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+                    .collect(),
+            ))
+            .set_created_by(format!("runlake {}", env!("CARGO_PKG_VERSION")))
+            .build())
+    }
+
+    /// Writes what is left and removes the staging directory.
+    pub fn finish(mut self) -> anyhow::Result<SinkReport> {
+        self.flush_file()?;
+        let _ = std::fs::remove_dir(&self.staging);
+        if let Some(parent) = self.staging.parent() {
+            let _ = std::fs::remove_dir(parent); // only if empty: other sinks may share it
+        }
+        Ok(self.report)
+    }
+}
+
+pub fn is_hidden(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with('_') || n.starts_with('.'))
+}

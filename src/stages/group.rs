@@ -1,0 +1,160 @@
+//! `group_by_trace`: per-trace aggregates of runs (distinct tool names, collected inputs, …).
+
+use indexmap::IndexMap;
+use serde_json::Value;
+
+use crate::config::AggregateConfig;
+use crate::config::paths::RunPath;
+use crate::flatten::Cell;
+use crate::model::Run;
+
+/// One aggregate, compiled.
+#[derive(Debug, Clone)]
+pub enum Aggregate {
+    Distinct(RunPath),
+    Collect(RunPath),
+    Count,
+    First(RunPath),
+    Last(RunPath),
+    CollectKeys { path: RunPath, prefix: String },
+    ExtendKeys { path: RunPath, prefix: String },
+}
+
+impl Aggregate {
+    pub fn compile(name: &str, c: &AggregateConfig) -> Aggregate {
+        let p = |s: &String| RunPath::parse(s).expect("validated");
+        let prefix = || c.prefix.clone().unwrap_or_else(|| format!("{name}."));
+        if let Some(f) = &c.distinct {
+            Aggregate::Distinct(p(f))
+        } else if let Some(f) = &c.collect {
+            Aggregate::Collect(p(f))
+        } else if let Some(f) = &c.first {
+            Aggregate::First(p(f))
+        } else if let Some(f) = &c.last {
+            Aggregate::Last(p(f))
+        } else if let Some(f) = &c.collect_keys {
+            Aggregate::CollectKeys {
+                path: p(f),
+                prefix: prefix(),
+            }
+        } else if let Some(f) = &c.extend_keys {
+            Aggregate::ExtendKeys {
+                path: p(f),
+                prefix: prefix(),
+            }
+        } else {
+            Aggregate::Count
+        }
+    }
+
+    pub fn path(&self) -> Option<&RunPath> {
+        match self {
+            Aggregate::Count => None,
+            Aggregate::Distinct(p)
+            | Aggregate::Collect(p)
+            | Aggregate::First(p)
+            | Aggregate::Last(p) => Some(p),
+            Aggregate::CollectKeys { path, .. } | Aggregate::ExtendKeys { path, .. } => Some(path),
+        }
+    }
+}
+
+/// The aggregates of one trace: named values, and keyed columns (`prefix + key`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Group {
+    pub trace_id: String,
+    pub values: IndexMap<String, Value>,
+    pub keyed: IndexMap<String, Vec<Value>>,
+}
+
+/// A cell as JSON, for aggregation.
+pub fn cell_value(cell: Cell) -> Value {
+    match cell {
+        Cell::Null => Value::Null,
+        Cell::Str(s) => Value::String(s.into_owned()),
+        Cell::Json(s) => serde_json::from_str(&s).unwrap_or(Value::Null),
+        Cell::Int(i) => Value::from(i),
+        Cell::Float(f) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
+        Cell::Bool(b) => Value::Bool(b),
+        Cell::Timestamp(us) => chrono::DateTime::from_timestamp_micros(us)
+            .map_or(Value::Null, |t| {
+                Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+            }),
+        Cell::List(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|s| Value::String(s.into_owned()))
+                .collect(),
+        ),
+    }
+}
+
+impl Group {
+    pub fn new(trace_id: String) -> Self {
+        Group {
+            trace_id,
+            ..Default::default()
+        }
+    }
+
+    pub fn add(&mut self, run: &Run, aggregates: &IndexMap<String, Aggregate>) {
+        for (name, agg) in aggregates {
+            let value = || {
+                agg.path()
+                    .map_or(Value::Null, |p| cell_value(p.extract(run)))
+            };
+            match agg {
+                Aggregate::Count => {
+                    let n = self.values.get(name).and_then(Value::as_i64).unwrap_or(0);
+                    self.values.insert(name.clone(), Value::from(n + 1));
+                }
+                Aggregate::Distinct(_) | Aggregate::Collect(_) => {
+                    let v = value();
+                    let slot = self
+                        .values
+                        .entry(name.clone())
+                        .or_insert_with(|| Value::Array(vec![]));
+                    let list = slot.as_array_mut().expect("list aggregate");
+                    if matches!(agg, Aggregate::Collect(_)) || !list.contains(&v) {
+                        list.push(v);
+                    }
+                }
+                Aggregate::First(_) => {
+                    self.values.entry(name.clone()).or_insert_with(value);
+                }
+                Aggregate::Last(_) => {
+                    self.values.insert(name.clone(), value());
+                }
+                Aggregate::CollectKeys { prefix, .. } | Aggregate::ExtendKeys { prefix, .. } => {
+                    // The seed script iterates the object's items; a null object adds nothing.
+                    if let Value::Object(map) = value() {
+                        for (k, v) in map {
+                            let column = self.keyed.entry(format!("{prefix}{k}")).or_default();
+                            match (agg, v) {
+                                (Aggregate::ExtendKeys { .. }, Value::Array(items)) => {
+                                    column.extend(items)
+                                }
+                                (_, v) => column.push(v),
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Distinct values are sorted so output is deterministic.
+    pub fn finish(mut self, aggregates: &IndexMap<String, Aggregate>) -> Group {
+        for (name, agg) in aggregates {
+            if let (Aggregate::Distinct(_), Some(Value::Array(list))) =
+                (agg, self.values.get_mut(name))
+            {
+                list.sort_by_key(|v| match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                });
+            }
+        }
+        self
+    }
+}

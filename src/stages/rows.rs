@@ -1,0 +1,174 @@
+//! `flatten`: records → rows of named, typed cells.
+
+use std::borrow::Cow;
+
+use serde_json::Value;
+
+use super::Record;
+use crate::config::paths::{ColumnSource, ExpandSource, RunPath, json_cell};
+use crate::config::{ColumnConfig, ExpandConfig};
+use crate::flatten::Cell;
+
+/// Columns when a flatten names none, or a sink reads runs directly.
+pub const DEFAULT_COLUMNS: &[&str] = &[
+    "id",
+    "trace_id",
+    "parent_run_id",
+    "session_id",
+    "name",
+    "run_type",
+    "status",
+    "start_time",
+    "end_time",
+    "latency",
+    "error",
+    "tags",
+    "total_tokens",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_cost",
+    "prompt_cost",
+    "completion_cost",
+    "first_token_time",
+    "thread_id",
+    "dotted_order",
+    "inputs",
+    "outputs",
+    "extra",
+    "feedback_stats",
+];
+
+#[derive(Debug, Clone)]
+pub struct RowSpec {
+    columns: Vec<(String, ColumnSource)>,
+    expand: Vec<(ExpandSource, String)>,
+}
+
+impl RowSpec {
+    pub fn new(columns: &[ColumnConfig], expand: &[ExpandConfig]) -> RowSpec {
+        let mut cols: Vec<(String, ColumnSource)> = columns
+            .iter()
+            .map(|c| {
+                (
+                    c.name.clone(),
+                    ColumnSource::parse(&c.from).expect("validated"),
+                )
+            })
+            .collect();
+        if cols.is_empty() && expand.is_empty() {
+            cols = DEFAULT_COLUMNS
+                .iter()
+                .map(|c| (c.to_string(), ColumnSource::parse(c).expect("known")))
+                .collect();
+        }
+        let expand = expand
+            .iter()
+            .map(|x| {
+                let source = ExpandSource::parse(&x.from, x.stat.as_deref()).expect("validated");
+                let prefix = x.prefix.clone().unwrap_or_else(|| match &source {
+                    ExpandSource::Feedback(_) => "feedback.".into(),
+                    ExpandSource::Group => String::new(),
+                    ExpandSource::Run(p) => format!("{}.", p.field),
+                });
+                (source, prefix)
+            })
+            .collect();
+        RowSpec {
+            columns: cols,
+            expand,
+        }
+    }
+
+    pub fn default_spec() -> RowSpec {
+        RowSpec::new(&[], &[])
+    }
+
+    /// The fixed columns, in order (expanded ones follow as they appear).
+    pub fn fixed_columns(&self) -> Vec<String> {
+        self.columns.iter().map(|(n, _)| n.clone()).collect()
+    }
+
+    /// LangSmith fields the row reads from the run.
+    pub fn selects(&self) -> Vec<&'static str> {
+        let mut out = vec![];
+        for (_, source) in &self.columns {
+            if let ColumnSource::Run(p) = source {
+                out.extend(p.selects());
+            }
+        }
+        for (source, _) in &self.expand {
+            match source {
+                ExpandSource::Run(p) => out.extend(p.selects()),
+                ExpandSource::Feedback(_) => out.push("feedback_stats"),
+                ExpandSource::Group => {}
+            }
+        }
+        out
+    }
+
+    pub fn cells<'r>(&self, record: &'r Record) -> Vec<(Cow<'r, str>, Cell<'r>)> {
+        let mut row: Vec<(Cow<'r, str>, Cell<'r>)> = Vec::with_capacity(self.columns.len() + 8);
+        for (name, source) in &self.columns {
+            let cell = match source {
+                ColumnSource::Run(p) => p.extract(&record.run),
+                ColumnSource::Group(agg) => record
+                    .group
+                    .as_ref()
+                    .and_then(|g| g.values.get(agg))
+                    .map_or(Cell::Null, |v| list_or_json(v.clone())),
+            };
+            row.push((Cow::Owned(name.clone()), cell));
+        }
+        for (source, prefix) in &self.expand {
+            match source {
+                ExpandSource::Run(p) => {
+                    if let Value::Object(map) = object_at(p, record) {
+                        for (k, v) in map {
+                            row.push((Cow::Owned(format!("{prefix}{k}")), json_cell(v)));
+                        }
+                    }
+                }
+                ExpandSource::Feedback(stat) => {
+                    let stats = RunPath {
+                        field: "feedback_stats".into(),
+                        path: vec![],
+                    };
+                    if let Value::Object(map) = object_at(&stats, record) {
+                        for (k, v) in map {
+                            let value = v.get(stat.as_str()).cloned().unwrap_or(Value::Null);
+                            row.push((Cow::Owned(format!("{prefix}{k}")), json_cell(value)));
+                        }
+                    }
+                }
+                ExpandSource::Group => {
+                    if let Some(g) = &record.group {
+                        for (k, values) in &g.keyed {
+                            row.push((
+                                Cow::Owned(format!("{prefix}{k}")),
+                                list_or_json(Value::Array(values.clone())),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        row
+    }
+}
+
+fn object_at(path: &RunPath, record: &Record) -> Value {
+    super::group::cell_value(path.extract(&record.run))
+}
+
+/// A list of strings as List<Utf8>; any other list, or a scalar, as JSON or its own type.
+fn list_or_json(v: Value) -> Cell<'static> {
+    match v {
+        Value::Array(items) if items.iter().all(Value::is_string) => Cell::List(
+            items
+                .into_iter()
+                .map(|s| Cow::Owned(s.as_str().expect("string").to_string()))
+                .collect(),
+        ),
+        other => json_cell(other),
+    }
+}

@@ -1,0 +1,631 @@
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use indexmap::IndexMap;
+use tokio::sync::mpsc;
+
+use super::group::{Aggregate, Group};
+use super::rows::RowSpec;
+use super::{Msg, Record};
+use crate::config::{Pipeline, SinkConfig, StageConfig, window};
+use crate::filter::{Field, RunFacts};
+use crate::flatten::TableBuilder;
+use crate::langsmith::{Client, RunsQuery, StatsSnapshot};
+use crate::sink::{Format, Sink, SinkOptions, SinkReport};
+
+/// Command-line overrides for one run.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// "Now", for relative windows (`since = "30d"`); the wall clock unless pinned.
+    pub now: Option<DateTime<Utc>>,
+    pub project: Option<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    /// Output directory for every sink.
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StageReport {
+    pub id: String,
+    pub kind: String,
+    pub items_in: u64,
+    pub items_out: u64,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunSummary {
+    pub pipeline: String,
+    pub stages: Vec<StageReport>,
+    pub sinks: IndexMap<String, SinkReport>,
+    pub requests: StatsSnapshot,
+    pub wall_seconds: f64,
+}
+
+const CHANNEL_DEPTH: usize = 8;
+
+/// The query a `query_runs` stage will issue, its project names and whether to split it.
+#[derive(Debug, Clone)]
+pub struct PlannedQuery {
+    pub query: RunsQuery,
+    pub projects: Vec<String>,
+    pub split: bool,
+}
+
+/// The query each `query_runs` stage will issue (projects still as names).
+pub fn plan_queries(
+    p: &Pipeline,
+    opts: &RunOptions,
+) -> anyhow::Result<IndexMap<String, PlannedQuery>> {
+    let now = opts.now.unwrap_or_else(Utc::now);
+    let mut out = IndexMap::new();
+    for (id, stage) in &p.stages {
+        let StageConfig::QueryRuns(q) = stage else {
+            continue;
+        };
+        let projects = match (&opts.project, &q.project, &p.source.project) {
+            (Some(o), _, _) => vec![o.clone()],
+            (None, Some(list), _) => list.names(),
+            (None, None, Some(s)) => vec![s.clone()],
+            (None, None, None) => match std::env::var("LANGSMITH_PROJECT")
+                .ok()
+                .filter(|s| !s.is_empty())
+            {
+                Some(env) => vec![env],
+                None => bail!(
+                    "stage {id:?}: no project: set project in [source], or LANGSMITH_PROJECT, or pass --project"
+                ),
+            },
+        };
+        let time = |s: &Option<String>| {
+            s.as_deref()
+                .map(|t| window::parse_time_or_duration(t, now).map_err(anyhow::Error::msg))
+                .transpose()
+        };
+        let since = time(&opts.since.clone().or(q.since.clone()))?;
+        let until = time(&opts.until.clone().or(q.until.clone()))?;
+        let select = match &q.select {
+            Some(s) => s.clone(),
+            None => derive_select(p, id, &["trace_id", "start_time"]),
+        };
+        let query = RunsQuery {
+            projects: vec![],
+            run_type: q.run_type.clone(),
+            is_root: q.is_root,
+            error: q.error,
+            start_time: since,
+            end_time: until,
+            ids: q.ids.clone(),
+            trace: q.trace.clone(),
+            parent_run: q.parent_run.clone(),
+            filter: q.filter.clone(),
+            trace_filter: q.trace_filter.clone(),
+            tree_filter: q.tree_filter.clone(),
+            select,
+            order: q.order,
+        };
+        let split = q.split_windows.or(p.source.split_windows).unwrap_or(true);
+        out.insert(
+            id.clone(),
+            PlannedQuery {
+                query,
+                projects,
+                split,
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// LangSmith fields a filter reads.
+fn filter_selects(expr: &crate::filter::Expr) -> Vec<&'static str> {
+    let mut out = vec![];
+    if expr.uses_search() {
+        out.extend(["name", "error", "inputs", "outputs", "tags", "extra"]);
+    }
+    for f in expr.fields() {
+        out.extend(match f {
+            Field::Latency => &["start_time", "end_time"][..],
+            Field::MetadataKey | Field::MetadataValue | Field::Metadata => &["extra"],
+            Field::InputKey | Field::InputValue | Field::Inputs => &["inputs"],
+            Field::OutputKey | Field::OutputValue | Field::Outputs => &["outputs"],
+            Field::FeedbackKey | Field::FeedbackScore => &["feedback_stats"],
+            Field::IsRoot => &["parent_run_id"],
+            Field::ExecutionOrder => &[],
+            other => std::slice::from_ref(
+                crate::langsmith::fields::V1_SELECTABLE
+                    .iter()
+                    .find(|s| **s == other.name())
+                    .unwrap_or(&"id"),
+            ),
+        });
+    }
+    out
+}
+
+/// What the components fed (directly or through filters) by `id` read from its runs.
+pub fn derive_select(p: &Pipeline, id: &str, base: &[&'static str]) -> Vec<String> {
+    let mut fields: Vec<&'static str> = base.to_vec();
+    let mut stack = vec![id.to_string()];
+    let mut seen = HashSet::new();
+    while let Some(producer) = stack.pop() {
+        if !seen.insert(producer.clone()) {
+            continue;
+        }
+        for (cid, stage) in &p.stages {
+            if !stage.inputs().contains(&producer) {
+                continue;
+            }
+            match stage {
+                StageConfig::Filter(f) => {
+                    fields.extend(filter_selects(
+                        &crate::filter::parse(&f.filter).expect("validated"),
+                    ));
+                    stack.push(cid.clone());
+                }
+                StageConfig::GroupByTrace(g) => {
+                    fields.push("trace_id");
+                    for (name, a) in &g.aggregate {
+                        if let Some(path) = Aggregate::compile(name, a).path() {
+                            fields.extend(path.selects());
+                        }
+                    }
+                }
+                StageConfig::Flatten(f) => {
+                    fields.extend(RowSpec::new(&f.columns, &f.expand).selects())
+                }
+                StageConfig::FetchRoots(_) => fields.push("trace_id"),
+                StageConfig::QueryRuns(_) => {}
+            }
+        }
+        if p.sinks.values().any(|s| s.inputs.contains(&producer)) {
+            fields.extend(RowSpec::default_spec().selects());
+        }
+    }
+    let mut out: Vec<String> = vec![];
+    for f in fields {
+        if !out.iter().any(|o| o == f) {
+            out.push(f.to_string());
+        }
+    }
+    out
+}
+
+type Outputs = Vec<mpsc::Sender<Msg>>;
+
+async fn send(outputs: &Outputs, msg: Msg) -> anyhow::Result<()> {
+    for tx in outputs {
+        tx.send(msg.clone())
+            .await
+            .map_err(|_| anyhow::anyhow!("a downstream component stopped"))?;
+    }
+    Ok(())
+}
+
+/// Runs a validated pipeline to completion.
+pub async fn run_pipeline(
+    p: &Pipeline,
+    client: Client,
+    opts: &RunOptions,
+) -> anyhow::Result<RunSummary> {
+    let started = Instant::now();
+    let queries = plan_queries(p, opts)?;
+    // Resolve every project once, before any stage starts.
+    let mut resolved: HashMap<String, String> = HashMap::new();
+    for PlannedQuery { projects, .. } in queries.values() {
+        for name in projects {
+            if !resolved.contains_key(name) {
+                let id = client.resolve_project(name).await?;
+                resolved.insert(name.clone(), id);
+            }
+        }
+    }
+
+    // One inbox per consuming component; producers hold a sender per consumer.
+    let mut inboxes: HashMap<String, mpsc::Receiver<Msg>> = HashMap::new();
+    let mut senders: HashMap<String, mpsc::Sender<Msg>> = HashMap::new();
+    let consumers: Vec<(&String, &[String])> = p
+        .stages
+        .iter()
+        .filter(|(_, s)| !matches!(s, StageConfig::QueryRuns(_)))
+        .map(|(id, s)| (id, s.inputs()))
+        .chain(p.sinks.iter().map(|(id, s)| (id, s.inputs.as_slice())))
+        .collect();
+    for (id, _) in &consumers {
+        let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
+        senders.insert((*id).clone(), tx);
+        inboxes.insert((*id).clone(), rx);
+    }
+    let outputs_of = |producer: &str| -> Outputs {
+        consumers
+            .iter()
+            .filter(|(_, inputs)| inputs.iter().any(|i| i == producer))
+            .map(|(id, _)| senders[*id].clone())
+            .collect()
+    };
+
+    let mut tasks: tokio::task::JoinSet<anyhow::Result<StageReport>> = tokio::task::JoinSet::new();
+    let mut sink_tasks: tokio::task::JoinSet<anyhow::Result<(String, SinkReport)>> =
+        tokio::task::JoinSet::new();
+    let now = opts.now.unwrap_or_else(Utc::now);
+    let metadata = file_metadata(p, &queries, now);
+    for (id, stage) in &p.stages {
+        let outputs = outputs_of(id);
+        let report = |items_in, items_out| StageReport {
+            id: id.clone(),
+            kind: stage.kind().into(),
+            items_in,
+            items_out,
+        };
+        match stage {
+            StageConfig::QueryRuns(_) => {
+                let PlannedQuery {
+                    query,
+                    projects,
+                    split,
+                } = queries[id].clone();
+                let query = RunsQuery {
+                    projects: projects.iter().map(|n| resolved[n].clone()).collect(),
+                    ..query
+                };
+                let client = client.clone();
+                let report = report(0, 0);
+                tasks.spawn(async move {
+                    let mut pages = client.query(query, split);
+                    let mut n = 0u64;
+                    while let Some(page) = pages.next().await {
+                        let runs = page.with_context(|| format!("stage {:?}", report.id))?;
+                        n += runs.len() as u64;
+                        let records: Vec<Record> = runs
+                            .into_iter()
+                            .map(|run| Record { run, group: None })
+                            .collect();
+                        send(&outputs, Msg::Runs(Arc::new(records))).await?;
+                    }
+                    Ok(StageReport {
+                        items_out: n,
+                        ..report
+                    })
+                });
+            }
+            StageConfig::Filter(f) => {
+                let expr = crate::filter::parse(&f.filter).expect("validated");
+                let mut inbox = inboxes.remove(id).expect("inbox");
+                let report = report(0, 0);
+                tasks.spawn(async move {
+                    let (mut n_in, mut n_out) = (0, 0);
+                    while let Some(msg) = inbox.recv().await {
+                        n_in += msg.len() as u64;
+                        if let Msg::Runs(records) = msg {
+                            let kept: Vec<Record> = records
+                                .iter()
+                                .filter(|r| expr.matches(&RunFacts::from_run(&r.run)))
+                                .cloned()
+                                .collect();
+                            n_out += kept.len() as u64;
+                            send(&outputs, Msg::Runs(Arc::new(kept))).await?;
+                        }
+                    }
+                    Ok(StageReport {
+                        items_in: n_in,
+                        items_out: n_out,
+                        ..report
+                    })
+                });
+            }
+            StageConfig::GroupByTrace(g) => {
+                let aggregates: IndexMap<String, Aggregate> = g
+                    .aggregate
+                    .iter()
+                    .map(|(n, a)| (n.clone(), Aggregate::compile(n, a)))
+                    .collect();
+                let mut inbox = inboxes.remove(id).expect("inbox");
+                let report = report(0, 0);
+                tasks.spawn(async move {
+                    let mut groups: IndexMap<String, Group> = IndexMap::new();
+                    let mut n_in = 0;
+                    while let Some(msg) = inbox.recv().await {
+                        n_in += msg.len() as u64;
+                        let Msg::Runs(records) = msg else { continue };
+                        let mut new = vec![];
+                        for r in records.iter() {
+                            let trace = r
+                                .run
+                                .trace_id
+                                .value()
+                                .cloned()
+                                .unwrap_or_else(|| r.run.id.clone());
+                            let group = groups.entry(trace.clone()).or_insert_with(|| {
+                                new.push(trace.clone());
+                                Group::new(trace)
+                            });
+                            group.add(&r.run, &aggregates);
+                        }
+                        if !new.is_empty() {
+                            send(&outputs, Msg::TracesSeen(Arc::new(new))).await?;
+                        }
+                    }
+                    let n_out = groups.len() as u64;
+                    let finished: Vec<Arc<Group>> = groups
+                        .into_values()
+                        .map(|g| Arc::new(g.finish(&aggregates)))
+                        .collect();
+                    for chunk in finished.chunks(1000) {
+                        send(&outputs, Msg::Groups(Arc::new(chunk.to_vec()))).await?;
+                    }
+                    Ok(StageReport {
+                        items_in: n_in,
+                        items_out: n_out,
+                        ..report
+                    })
+                });
+            }
+            StageConfig::FetchRoots(f) => {
+                let select = match &f.select {
+                    Some(s) => s.clone(),
+                    None => derive_select(p, id, &["trace_id"]),
+                };
+                let base = RunsQuery {
+                    projects: resolved.values().cloned().collect(),
+                    select,
+                    ..Default::default()
+                };
+                let batch = f.batch_size.unwrap_or(100);
+                let inbox = inboxes.remove(id).expect("inbox");
+                let client = client.clone();
+                let report = report(0, 0);
+                tasks.spawn(async move {
+                    super::runner::fetch_roots(client, base, batch, inbox, outputs, report).await
+                });
+            }
+            StageConfig::Flatten(f) => {
+                let spec = RowSpec::new(&f.columns, &f.expand);
+                let batch_rows = f.batch_rows.unwrap_or(8192).max(1);
+                let mut inbox = inboxes.remove(id).expect("inbox");
+                let report = report(0, 0);
+                tasks.spawn(async move {
+                    let mut table = TableBuilder::with_columns(
+                        spec.fixed_columns().into_iter().map(|c| (c, None)),
+                    );
+                    let (mut n_in, mut n_out) = (0, 0);
+                    while let Some(msg) = inbox.recv().await {
+                        n_in += msg.len() as u64;
+                        let Msg::Runs(records) = msg else { continue };
+                        for r in records.iter() {
+                            table.push_row(spec.cells(r));
+                            if table.rows() >= batch_rows {
+                                n_out += table.rows() as u64;
+                                send(&outputs, Msg::Rows(table.finish())).await?;
+                            }
+                        }
+                    }
+                    if table.rows() > 0 {
+                        n_out += table.rows() as u64;
+                        send(&outputs, Msg::Rows(table.finish())).await?;
+                    }
+                    Ok(StageReport {
+                        items_in: n_in,
+                        items_out: n_out,
+                        ..report
+                    })
+                });
+            }
+        }
+    }
+    for (id, sink) in &p.sinks {
+        let inbox = inboxes.remove(id).expect("inbox");
+        let options = sink_options(id, sink, opts, &metadata)?;
+        let id = id.clone();
+        sink_tasks.spawn_blocking(move || run_sink(id, options, inbox));
+    }
+    drop(senders);
+
+    let mut stages = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        match done.context("a stage panicked")? {
+            Ok(report) => stages.push(report),
+            Err(e) => {
+                tasks.abort_all();
+                sink_tasks.abort_all();
+                return Err(e);
+            }
+        }
+    }
+    let mut sinks = IndexMap::new();
+    while let Some(done) = sink_tasks.join_next().await {
+        let (id, report) = done.context("a sink panicked")??;
+        sinks.insert(id, report);
+    }
+    stages.sort_by_key(|s| p.stages.get_index_of(&s.id));
+    sinks.sort_by_key(|k, _| p.sinks.get_index_of(k));
+    Ok(RunSummary {
+        pipeline: p.name.clone(),
+        stages,
+        sinks,
+        requests: client.stats(),
+        wall_seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Metadata stamped into output files: what was exported, never how (no endpoint or key).
+fn file_metadata(
+    p: &Pipeline,
+    queries: &IndexMap<String, PlannedQuery>,
+    now: DateTime<Utc>,
+) -> Vec<(String, String)> {
+    let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339());
+    let described: serde_json::Map<String, serde_json::Value> = queries
+        .iter()
+        .map(
+            |(
+                id,
+                PlannedQuery {
+                    query: q, projects, ..
+                },
+            )| {
+                (
+                    id.clone(),
+                    serde_json::json!({
+                        "projects": projects, "run_type": q.run_type, "since": time(q.start_time),
+                        "until": time(q.end_time.or(Some(now))), "filter": q.filter,
+                        "trace_filter": q.trace_filter, "tree_filter": q.tree_filter,
+                    }),
+                )
+            },
+        )
+        .collect();
+    vec![
+        ("runlake.pipeline".into(), p.name.clone()),
+        ("runlake.version".into(), env!("CARGO_PKG_VERSION").into()),
+        ("runlake.exported_at".into(), now.to_rfc3339()),
+        (
+            "runlake.queries".into(),
+            serde_json::Value::Object(described).to_string(),
+        ),
+    ]
+}
+
+fn sink_options(
+    id: &str,
+    sink: &SinkConfig,
+    opts: &RunOptions,
+    metadata: &[(String, String)],
+) -> anyhow::Result<SinkOptions> {
+    let dir = match (&opts.output, &sink.path) {
+        (Some(o), _) => o.clone(),
+        (None, Some(p)) => PathBuf::from(p),
+        (None, None) => bail!("sink {id:?} has no path: set path in [sinks.{id}] or pass --output"),
+    };
+    Ok(SinkOptions {
+        format: if sink.kind == "arrow_ipc" {
+            Format::ArrowIpc
+        } else {
+            Format::Parquet
+        },
+        dir,
+        name: id.to_string(),
+        compression: sink.compression.clone().unwrap_or_else(|| "zstd".into()),
+        row_group_rows: sink.row_group_rows.unwrap_or(100_000),
+        max_rows_per_file: sink.max_rows_per_file.unwrap_or(1_000_000),
+        metadata: metadata.to_vec(),
+    })
+}
+
+fn run_sink(
+    id: String,
+    options: SinkOptions,
+    mut inbox: mpsc::Receiver<Msg>,
+) -> anyhow::Result<(String, SinkReport)> {
+    let mut sink = Sink::new(options)?;
+    let spec = RowSpec::default_spec();
+    while let Some(msg) = inbox.blocking_recv() {
+        match msg {
+            Msg::Rows(batch) => sink.write(&batch)?,
+            Msg::Runs(records) => {
+                let mut table =
+                    TableBuilder::with_columns(spec.fixed_columns().into_iter().map(|c| (c, None)));
+                for r in records.iter() {
+                    table.push_row(spec.cells(r));
+                }
+                sink.write(&table.finish())?;
+            }
+            Msg::TracesSeen(_) | Msg::Groups(_) => {}
+        }
+    }
+    Ok((id, sink.finish()?))
+}
+
+/// `fetch_roots`: batches trace ids as they are first seen and fetches their roots while the
+/// child query is still running; joins roots with their trace's final aggregates at the end.
+pub(super) async fn fetch_roots(
+    client: Client,
+    base: RunsQuery,
+    batch: usize,
+    mut inbox: mpsc::Receiver<Msg>,
+    outputs: Outputs,
+    report: StageReport,
+) -> anyhow::Result<StageReport> {
+    let mut pending: Vec<String> = Vec::new();
+    let mut seen: indexmap::IndexSet<String> = indexmap::IndexSet::new();
+    let mut groups: Vec<Arc<Group>> = Vec::new();
+    let mut fetches = tokio::task::JoinSet::new();
+    let mut n_in = 0;
+    let spawn =
+        |ids: Vec<String>,
+         fetches: &mut tokio::task::JoinSet<anyhow::Result<Vec<crate::model::Run>>>| {
+            let client = client.clone();
+            let base = base.clone();
+            fetches.spawn(async move {
+                let mut out = vec![];
+                let mut pages = client.fetch_by_ids(&base, ids);
+                while let Some(page) = pages.next().await {
+                    out.extend(page?);
+                }
+                Ok(out)
+            });
+        };
+    while let Some(msg) = inbox.recv().await {
+        n_in += msg.len() as u64;
+        let ids: Vec<String> = match msg {
+            Msg::TracesSeen(ids) => ids.iter().cloned().collect(),
+            Msg::Runs(records) => records
+                .iter()
+                .map(|r| {
+                    r.run
+                        .trace_id
+                        .value()
+                        .cloned()
+                        .unwrap_or_else(|| r.run.id.clone())
+                })
+                .collect(),
+            Msg::Groups(g) => {
+                groups.extend(g.iter().cloned());
+                vec![]
+            }
+            Msg::Rows(_) => vec![],
+        };
+        for id in ids {
+            if seen.insert(id.clone()) {
+                pending.push(id);
+                if pending.len() >= batch {
+                    spawn(std::mem::take(&mut pending), &mut fetches);
+                }
+            }
+        }
+    }
+    if !pending.is_empty() {
+        spawn(std::mem::take(&mut pending), &mut fetches);
+    }
+    let mut roots: HashMap<String, crate::model::Run> = HashMap::new();
+    while let Some(done) = fetches.join_next().await {
+        for run in done.context("a root fetch panicked")?? {
+            roots.insert(run.id.clone(), run);
+        }
+    }
+    // Emit in the order traces were first seen, each root with its group (if grouped).
+    let by_trace: HashMap<&str, &Arc<Group>> =
+        groups.iter().map(|g| (g.trace_id.as_str(), g)).collect();
+    let mut out = Vec::new();
+    for trace in &seen {
+        if let Some(root) = roots.remove(trace.as_str()) {
+            out.push(Record {
+                run: root,
+                group: by_trace.get(trace.as_str()).map(|g| (*g).clone()),
+            });
+        }
+    }
+    let n_out = out.len() as u64;
+    for chunk in out.chunks(1000) {
+        send(&outputs, Msg::Runs(Arc::new(chunk.to_vec()))).await?;
+    }
+    Ok(StageReport {
+        items_in: n_in,
+        items_out: n_out,
+        ..report
+    })
+}

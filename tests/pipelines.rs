@@ -1,0 +1,398 @@
+//! Pipeline files: validation errors located by file:line:col, and pipelines run end to end
+//! against the emulator with their Parquet / Arrow output read back.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use arrow::array::AsArray;
+use arrow::datatypes::DataType;
+use common::{KEY, sample_file, start};
+use runlake::config;
+use runlake::emulator::EmulatorConfig;
+use runlake::langsmith::{ApiChoice, Client, ClientConfig, RateSpec, Secret};
+use runlake::sample::SampleConfig;
+use runlake::stages::{RunOptions, run_pipeline};
+
+fn errors_of(src: &str) -> Vec<String> {
+    let env = |k: &str| (k == "SET").then(|| "yes".to_string());
+    match config::parse(Path::new("p.toml"), src, &env) {
+        Ok(_) => vec![],
+        Err(e) => e.0.iter().map(ToString::to_string).collect(),
+    }
+}
+
+#[test]
+fn shipped_pipelines_validate() {
+    for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines")).unwrap()
+    {
+        let path = entry.unwrap().path();
+        if let Err(e) = config::load(&path) {
+            panic!("{}: {e}", path.display());
+        }
+    }
+}
+
+const GOOD: &str = r#"
+[source]
+project = "p"
+
+[stages.q]
+type = "query_runs"
+filter = 'eq(name, "x")'
+
+[sinks.out]
+type = "parquet"
+inputs = ["q"]
+path = "out"
+"#;
+
+#[test]
+fn errors_name_file_line_column_and_key() {
+    assert_eq!(errors_of(GOOD), Vec::<String>::new());
+
+    let e = errors_of("[stages.q\ntype = 1");
+    assert!(
+        e[0].starts_with("p.toml:1:") && e[0].contains("malformed TOML"),
+        "{e:?}"
+    );
+
+    let e = errors_of(&GOOD.replace("filter = ", "filtr = "));
+    assert!(
+        e.iter()
+            .any(|m| m.starts_with("p.toml:7:1: stages.q.filtr:") && m.contains("unknown field")),
+        "{e:?}"
+    );
+
+    let e = errors_of(&GOOD.replace(r#"inputs = ["q"]"#, r#"inputs = ["qq"]"#));
+    assert!(
+        e.iter().any(|m| m.starts_with(
+            "p.toml:11:11: sinks.out.inputs: unknown input \"qq\"; defined stages: q"
+        )),
+        "{e:?}"
+    );
+
+    let e = errors_of(&GOOD.replace(r#"eq(name, "x")"#, r#"eq(nme, "x")"#));
+    // The caret column is the field inside the filter string: `filter = 'eq(` is 13 chars.
+    assert!(
+        e.iter()
+            .any(|m| m
+                .starts_with("p.toml:7:14: stages.q.filter: bad filter: unknown field \"nme\"")),
+        "{e:?}"
+    );
+
+    let e = errors_of(&GOOD.replace("query_runs", "query_rns"));
+    assert!(
+        e.iter()
+            .any(|m| m
+                .contains("stages.q.type: unknown type \"query_rns\"; expected one of query_runs")),
+        "{e:?}"
+    );
+
+    let e = errors_of(&GOOD.replace(r#"project = "p""#, r#"project = "${UNSET_VAR}""#));
+    assert!(
+        e.iter().any(|m| m
+            .starts_with("p.toml:3:11: source.project: environment variable UNSET_VAR is not set")),
+        "{e:?}"
+    );
+    assert!(
+        errors_of(&GOOD.replace(r#"project = "p""#, r#"project = "${UNSET_VAR:-p}""#)).is_empty()
+    );
+}
+
+#[test]
+fn cycles_wrong_edges_and_every_error_at_once() {
+    let src = r#"
+[stages.q]
+type = "query_runs"
+since = "yesterday-ish"
+
+[stages.a]
+type = "filter"
+inputs = ["b"]
+filter = "eq(name, 'x')"
+
+[stages.b]
+type = "filter"
+inputs = ["a"]
+filter = "eq(name, 'x')"
+
+[stages.g]
+type = "group_by_trace"
+inputs = ["q"]
+aggregate.tools = { distinct = "name" }
+
+[stages.f]
+type = "flatten"
+inputs = ["g"]
+
+[sinks.out]
+type = "parquet"
+inputs = ["f", "nowhere"]
+compression = "lz77"
+"#;
+    let e = errors_of(src);
+    let has = |needle: &str| {
+        assert!(
+            e.iter().any(|m| m.contains(needle)),
+            "missing {needle:?} in {e:#?}"
+        )
+    };
+    has("p.toml:4:9: stages.q.since: \"yesterday-ish\" is neither a duration");
+    has("cycle: a → b → a");
+    has(
+        "stages.f.inputs: \"g\" (group_by_trace) produces trace groups, which a flatten cannot take",
+    );
+    has("unknown input \"nowhere\"");
+    has("unknown compression \"lz77\"");
+    assert!(e.len() >= 5, "all errors collected at once: {e:#?}");
+}
+
+fn client(url: &str) -> Client {
+    let mut c = ClientConfig {
+        endpoint: url.to_string(),
+        api_key: Some(Secret::new(KEY)),
+        api: ApiChoice::V1,
+        ..Default::default()
+    };
+    for spec in [
+        &mut c.v1_short_window,
+        &mut c.v1_long_window,
+        &mut c.v1_search,
+    ] {
+        *spec = RateSpec::per_10s(100_000);
+    }
+    Client::new(c).unwrap()
+}
+
+fn read_parquet(
+    dir: &Path,
+) -> (
+    Vec<arrow::record_batch::RecordBatch>,
+    HashMap<String, String>,
+) {
+    let mut batches = vec![];
+    let mut meta = HashMap::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if runlake::sink::is_hidden(&path) {
+            continue;
+        }
+        let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            std::fs::File::open(&path).unwrap(),
+        )
+        .unwrap();
+        for kv in builder
+            .metadata()
+            .file_metadata()
+            .key_value_metadata()
+            .unwrap()
+        {
+            meta.insert(kv.key.clone(), kv.value.clone().unwrap_or_default());
+        }
+        batches.extend(builder.build().unwrap().map(Result::unwrap));
+    }
+    (batches, meta)
+}
+
+#[tokio::test]
+async fn tool_usage_end_to_end_with_typed_parquet() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sample = SampleConfig::new("proj", 300, 6);
+    sample.days = 20;
+    let data = sample_file(dir.path(), &sample);
+    let runs = common::read_runs(&data);
+    let emu = start(&[("proj", &data)], EmulatorConfig::default()).await;
+    let pipeline = config::load_with(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/tool_usage.toml"),
+        &[("source.split_windows".into(), "false".into())],
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let options = RunOptions {
+        now: Some(sample.end),
+        project: Some("proj".into()),
+        output: Some(out.clone()),
+        ..Default::default()
+    };
+    let client = client(&emu.url());
+    let summary = run_pipeline(&pipeline, client, &options).await.unwrap();
+
+    // Expected: every trace with a tool run, and its distinct tool names.
+    let mut tools: HashMap<String, HashSet<String>> = HashMap::new();
+    for r in runs.iter().filter(|r| r["run_type"] == "tool") {
+        tools
+            .entry(r["trace_id"].as_str().unwrap().into())
+            .or_default()
+            .insert(r["name"].as_str().unwrap().into());
+    }
+    let tool_runs: usize = runs.iter().filter(|r| r["run_type"] == "tool").count();
+    let (batches, meta) = read_parquet(&out);
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    assert_eq!(rows, tools.len());
+    let schema = batches[0].schema();
+    assert_eq!(
+        schema.field_with_name("run_id").unwrap().data_type(),
+        &DataType::Utf8
+    );
+    assert!(matches!(
+        schema
+            .field_with_name("tools_involved")
+            .unwrap()
+            .data_type(),
+        DataType::List(_)
+    ));
+    assert_eq!(
+        schema
+            .field_with_name("inputs")
+            .unwrap()
+            .extension_type_name(),
+        Some("arrow.json")
+    );
+    for b in &batches {
+        let ids = b.column_by_name("run_id").unwrap().as_string::<i32>();
+        let lists = b.column_by_name("tools_involved").unwrap().as_list::<i32>();
+        for i in 0..b.num_rows() {
+            let got: HashSet<String> = lists
+                .value(i)
+                .as_string::<i32>()
+                .iter()
+                .map(|s| s.unwrap().to_string())
+                .collect();
+            assert_eq!(got, tools[ids.value(i)]);
+        }
+    }
+    assert_eq!(meta["runlake.pipeline"], "tool_usage");
+    assert!(
+        meta.values().all(|v| !v.contains(KEY)),
+        "no secret in file metadata"
+    );
+    // Requests: project lookup + tool pages + root batches, nothing else.
+    assert_eq!(
+        summary.requests.requests as usize,
+        1 + tool_runs.div_ceil(100) + tools.len().div_ceil(100)
+    );
+    assert!(
+        !out.join("_staging").exists()
+            || std::fs::read_dir(out.join("_staging"))
+                .unwrap()
+                .next()
+                .is_none()
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn simple_exports_select_what_the_emulator_selects() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = SampleConfig::new("proj", 200, 9);
+    let data = sample_file(dir.path(), &sample);
+    let runs = common::read_runs(&data);
+    let emu = start(&[("proj", &data)], EmulatorConfig::default()).await;
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/runs.toml");
+    type Expect = Box<dyn Fn(&serde_json::Value) -> bool>;
+    let cases: Vec<(Vec<(&str, &str)>, Expect)> = vec![
+        (
+            vec![("stages.runs.is_root", "true")],
+            Box::new(|r| r["parent_run_id"].is_null()),
+        ),
+        (
+            vec![("stages.runs.run_type", "llm")],
+            Box::new(|r| r["run_type"] == "llm"),
+        ),
+        (
+            vec![("stages.runs.filter", r#"has(tags, "2aa1cf4")"#)],
+            Box::new(|r| r["tags"].as_array().unwrap().iter().any(|t| t == "2aa1cf4")),
+        ),
+    ];
+    for (i, (sets, expect)) in cases.into_iter().enumerate() {
+        let sets: Vec<(String, String)> = sets
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let pipeline = config::load_with(&file, &sets).unwrap();
+        let out = dir.path().join(format!("out{i}"));
+        let options = RunOptions {
+            now: Some(sample.end + chrono::TimeDelta::minutes(1)),
+            project: Some("proj".into()),
+            output: Some(out.clone()),
+            ..Default::default()
+        };
+        run_pipeline(&pipeline, client(&emu.url()), &options)
+            .await
+            .unwrap();
+        let (batches, _) = read_parquet(&out);
+        let got: HashSet<String> = batches
+            .iter()
+            .flat_map(|b| {
+                b.column_by_name("id")
+                    .unwrap()
+                    .as_string::<i32>()
+                    .iter()
+                    .map(|s| s.unwrap().to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let want: HashSet<String> = runs
+            .iter()
+            .filter(|r| expect(r))
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(got, want, "case {sets:?}");
+        let schema = batches[0].schema();
+        assert!(
+            matches!(schema.field_with_name("start_time").unwrap().data_type(), DataType::Timestamp(_, Some(tz)) if tz.as_ref() == "UTC")
+        );
+        assert_eq!(
+            schema.field_with_name("total_tokens").unwrap().data_type(),
+            &DataType::Int64
+        );
+        assert_eq!(
+            schema.field_with_name("total_cost").unwrap().data_type(),
+            &DataType::Float64
+        );
+    }
+    // The Arrow IPC sink, through a local filter stage.
+    let pipeline = config::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/slow_expensive_chains.toml"),
+    )
+    .unwrap();
+    let out = dir.path().join("ipc");
+    let options = RunOptions {
+        now: Some(sample.end + chrono::TimeDelta::minutes(1)),
+        project: Some("proj".into()),
+        output: Some(out.clone()),
+        ..Default::default()
+    };
+    let summary = run_pipeline(&pipeline, client(&emu.url()), &options)
+        .await
+        .unwrap();
+    let files = &summary.sinks["out"].files;
+    let mut n = 0;
+    for f in files {
+        let reader =
+            arrow::ipc::reader::FileReader::try_new(std::fs::File::open(f).unwrap(), None).unwrap();
+        n += reader.map(|b| b.unwrap().num_rows()).sum::<usize>();
+    }
+    let want = runs
+        .iter()
+        .filter(|r| {
+            let latency = r["end_time"].as_str().map(|e| {
+                let p = |s: &str| {
+                    runlake::model::parse_timestamp(s)
+                        .unwrap()
+                        .timestamp_micros()
+                };
+                (p(e) - p(r["start_time"].as_str().unwrap())) as f64 / 1e6
+            });
+            r["run_type"] == "chain"
+                && latency.unwrap_or(0.0) > 10.0
+                && r["total_tokens"].as_i64().unwrap() > 5000
+                && r["extra"]["metadata"]["environment"] == "production"
+        })
+        .count();
+    assert_eq!(n, want);
+    assert!(want > 0);
+    emu.shutdown().await;
+}

@@ -1,0 +1,179 @@
+"""Parity of runlake's shipped pipelines with the seed page's two "Advanced" scripts.
+
+Runs each seed script itself (official `langsmith` SDK, `datetime.now()` pinned) and
+`runlake run` with the matching pipeline against the same `runlake emulate`, then compares
+rows by run id. Also reports each side's request count.
+
+Usage: parity.py --runlake PATH [--traces N]; prints "N passed, N failed".
+"""
+
+import argparse
+import datetime as dt
+import json
+import os
+import runpy
+import subprocess
+import sys
+import tempfile
+import urllib.request
+import warnings
+
+import pandas  # noqa: F401  (imported before datetime is pinned: C extensions check its size)
+import pyarrow.parquet as pq
+import tqdm.auto  # noqa: F401
+
+warnings.filterwarnings("ignore")
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+END = dt.datetime(2026, 11, 1, 0, 0, 0)
+NOW = END + dt.timedelta(minutes=10)  # naive, as the scripts' datetime.now() is
+
+
+class PinnedDatetime(dt.datetime):
+    @classmethod
+    def now(cls, tz=None):
+        return NOW if tz is None else NOW.replace(tzinfo=dt.timezone.utc).astimezone(tz)
+
+
+def stats(url):
+    return json.load(urllib.request.urlopen(url + "/_stats"))
+
+
+def requests_total(s):
+    return sum(sum(by_status.values()) for by_status in s["requests"].values())
+
+
+def run_seed(script, url):
+    """Runs a seed script as-is; returns its `data` rows and the requests it made."""
+    os.environ.update(LANGSMITH_ENDPOINT=url, LANGSMITH_API_KEY="parity-key", LANGSMITH_TRACING="false")
+    dt.datetime = PinnedDatetime  # the scripts do `from datetime import datetime`
+    before = requests_total(stats(url))
+    try:
+        namespace = runpy.run_path(os.path.join(HERE, "seed", script), run_name="__seed__")
+    finally:
+        dt.datetime = PinnedDatetime.__mro__[1]
+    return namespace["data"], requests_total(stats(url)) - before
+
+
+def run_runlake(runlake, pipeline, url, out):
+    env = dict(os.environ, LANGSMITH_ENDPOINT=url, LANGSMITH_API_KEY="parity-key", LANGSMITH_PROJECT="my-project")
+    result = subprocess.run(
+        [runlake, "-q", "run", os.path.join(ROOT, "pipelines", pipeline), "--now", NOW.isoformat() + "Z",
+         "--output", out, "--json", "--set", "source.split_windows=false", "--set", "source.api=v1",
+         "--set", "source.v1_requests_per_10s=100000", "--set", "source.v1_long_requests_per_10s=100000"],
+        env=env, capture_output=True, text=True, check=True,
+    )
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    rows = pq.read_table(out).to_pylist() if os.listdir(out) else []
+    return rows, summary
+
+
+def norm(v):
+    """Parquet gives JSON columns as text; the SDK gives Python objects."""
+    if isinstance(v, str):
+        try:
+            return json.loads(v)
+        except ValueError:
+            return v
+    if isinstance(v, list):
+        return [norm(x) for x in v]
+    return v
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runlake", required=True)
+    parser.add_argument("--traces", type=int, default=900)
+    args = parser.parse_args()
+    passed = failed = 0
+
+    def check(name, ok, detail=""):
+        nonlocal passed, failed
+        print(("ok   " if ok else "FAIL ") + name + (f": {detail}" if detail else ""))
+        passed += bool(ok)
+        failed += not ok
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data_path = os.path.join(tmp, "runs.jsonl")
+        subprocess.run([args.runlake, "-q", "generate", "--project", "my-project", "--traces", str(args.traces),
+                        "--seed", "11", "--days", "1", "--end", END.isoformat() + "Z", "--out", data_path], check=True)
+        runs = [json.loads(l) for l in open(data_path, encoding="utf-8")]
+        by_id = {r["id"]: r for r in runs}
+        emulator = subprocess.Popen([args.runlake, "-q", "emulate", "--port", "0", "--data", f"my-project={data_path}"],
+                                    stdout=subprocess.PIPE, text=True)
+        try:
+            url = emulator.stdout.readline().strip()
+
+            # tool_usage
+            seed_rows, seed_requests = run_seed("tool_usage.py", url)
+            rows, summary = run_runlake(args.runlake, "tool_usage.toml", url, os.path.join(tmp, "tool_usage"))
+            mine = {r["run_id"]: r for r in rows}
+            theirs = {str(r["run_id"]): r for r in seed_rows}
+            check("tool_usage: same rows", set(mine) == set(theirs) and len(rows) == len(mine),
+                  f"{len(mine)} vs seed {len(theirs)}")
+            bad = [k for k in theirs if k in mine and not (
+                mine[k]["run_name"] == theirs[k]["run_name"] and mine[k]["run_type"] == theirs[k]["run_type"]
+                and norm(mine[k]["inputs"]) == theirs[k]["inputs"] and norm(mine[k]["outputs"]) == theirs[k]["outputs"]
+                and sorted(mine[k]["tools_involved"]) == sorted(theirs[k]["tools_involved"]))]
+            check("tool_usage: same values", not bad, f"{len(bad)} rows differ, e.g. {bad[:2]}")
+            tool_runs = summary["stages"][0]["items_out"]
+            traces = summary["stages"][1]["items_out"]
+            expected = 1 + -(-tool_runs // 100) + -(-traces // 100)
+            check("tool_usage: requests = lookup + ceil(tool runs/100) + ceil(traces/100)",
+                  summary["requests"]["requests"] == expected,
+                  f"runlake {summary['requests']['requests']} (expected {expected}); seed script {seed_requests}")
+
+            # Independent readers see exactly the rows, with the declared types.
+            import duckdb
+            glob = os.path.join(tmp, "tool_usage", "**", "*.parquet")
+            con = duckdb.connect()
+            n = con.execute(f"select count(*) from read_parquet('{glob}')").fetchone()[0]
+            types = dict(con.execute(f"select column_name, column_type from (describe select * from read_parquet('{glob}'))").fetchall())
+            check("duckdb reads tool_usage", n == len(mine) and types.get("tools_involved") == "VARCHAR[]"
+                  and types.get("inputs") == "JSON" and types.get("run_id") == "VARCHAR", f"{n} rows, {types}")
+            import pyarrow.dataset as ds
+            table = ds.dataset(os.path.join(tmp, "tool_usage"), format="parquet").to_table()
+            meta = pq.read_metadata(os.path.join(tmp, "tool_usage", os.listdir(os.path.join(tmp, "tool_usage"))[0])).metadata
+            check("pyarrow dataset reads tool_usage", table.num_rows == len(mine)
+                  and str(table.schema.field("tools_involved").type) == "list<item: string>"
+                  and meta[b"runlake.pipeline"] == b"tool_usage" and b"parity-key" not in b"".join(meta.values()),
+                  f"{table.num_rows} rows")
+
+            # retriever_io
+            seed_rows, seed_requests = run_seed("retriever_io.py", url)
+            rows, summary = run_runlake(args.runlake, "retriever_io.toml", url, os.path.join(tmp, "retriever_io"))
+            mine = {r["run_id"]: r for r in rows}
+            theirs = {str(r["run_id"]): r for r in seed_rows}
+            check("retriever_io: same rows", set(mine) == set(theirs) and len(theirs) > 50,
+                  f"{len(mine)} vs seed {len(theirs)}")
+            differ, fixed = [], 0
+            for k, t in theirs.items():
+                m = mine.get(k, {})
+                for col, v in t.items():
+                    if col == "run_id":
+                        continue
+                    if norm(m.get(col)) != norm(v):
+                        differ.append((k, col))
+                # The seed's last batch lacks feedback; runlake must have it, and right.
+                stats_ = by_id[k]["feedback_stats"] or {}
+                for key, s in stats_.items():
+                    col = f"feedback.{key}"
+                    if col not in t:
+                        fixed += 1
+                    if m.get(col) != s["avg"]:
+                        differ.append((k, col))
+                extra = [c for c, v in m.items() if v is not None and c not in t and not c.startswith("feedback.")]
+                differ.extend((k, c) for c in extra)
+            check("retriever_io: same values (plus feedback the seed forgot)", not differ,
+                  f"{len(differ)} cells differ, e.g. {differ[:3]}; {fixed} feedback cells the seed script missed")
+            check("retriever_io: the seed's last batch really lacked feedback", fixed > 0, f"{fixed} cells")
+            print(f"requests: retriever_io runlake {summary['requests']['requests']}, seed script {seed_requests}")
+        finally:
+            emulator.terminate()
+            emulator.wait(timeout=10)
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
