@@ -396,3 +396,32 @@ async fn simple_exports_select_what_the_emulator_selects() {
     assert!(want > 0);
     emu.shutdown().await;
 }
+
+#[test]
+fn shared_defaults_fill_unset_source_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let defaults = dir.path().join("defaults.toml");
+    std::fs::write(
+        &defaults,
+        "[source]\nproject = \"from-defaults\"\nmax_attempts = 3\nv1_requests_per_10s = 7\n",
+    )
+    .unwrap();
+    let env = |k: &str| (k == "RUNLAKE_DEFAULTS").then(|| defaults.display().to_string());
+    let src = GOOD.replace("project = \"p\"", "max_attempts = 5");
+    let p = config::parse(Path::new("p.toml"), &src, &env).unwrap();
+    assert_eq!(p.source.project.as_deref(), Some("from-defaults"));
+    assert_eq!(
+        p.source.max_attempts,
+        Some(5),
+        "the pipeline's own setting wins"
+    );
+    assert_eq!(p.source.v1_requests_per_10s, Some(7));
+    std::fs::write(&defaults, "[source]\nbogus = 1\n").unwrap();
+    let e = config::parse(Path::new("p.toml"), &src, &env)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("defaults.toml:2:1") && e.contains("bogus"),
+        "{e}"
+    );
+}

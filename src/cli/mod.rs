@@ -1,5 +1,6 @@
 //! The `runlake` command line: one file per subcommand.
 
+mod convert;
 mod emulate;
 mod generate;
 mod plan;
@@ -37,6 +38,8 @@ enum Command {
     Validate(validate::ValidateArgs),
     /// Show a pipeline's graph and the queries it will issue.
     Plan(plan::PlanArgs),
+    /// Convert a JSONL file of runs into flattened Parquet (offline).
+    Convert(convert::ConvertArgs),
     /// Run the tool_usage pipeline on the bundled sample through a built-in emulator.
     Quickstart(quickstart::QuickstartArgs),
 }
@@ -87,6 +90,7 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Quickstart(args) => quickstart::run(args),
+        Command::Convert(args) => convert::run(args),
     };
     match result {
         Ok(()) => ExitCode::from(exit::OK),

@@ -12,6 +12,7 @@ use toml::de::{DeTable, DeValue};
 use super::error::{ConfigError, ConfigErrors, Locator};
 use super::model::*;
 use super::{interpolate, paths, window};
+use crate::langsmith::ApiChoice;
 
 type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
@@ -210,6 +211,9 @@ pub fn parse_with<'a>(
     }
     check_graph(&stages, &sinks, &input_spans, &spans, &loc, &mut errors);
 
+    if errors.is_empty() {
+        source = with_defaults(source, &mut errors, env);
+    }
     if errors.is_empty() {
         Ok(Pipeline {
             name,
@@ -693,5 +697,81 @@ fn interpolate_value(
             }
         }
         _ => {}
+    }
+}
+
+/// Fills unset `[source]` settings from the shared defaults file: `$RUNLAKE_DEFAULTS`, else
+/// `config/defaults.toml` in the working directory, when present.
+fn with_defaults(
+    mut source: SourceConfig,
+    errors: &mut Vec<ConfigError>,
+    env: Env,
+) -> SourceConfig {
+    let path = match env("RUNLAKE_DEFAULTS") {
+        Some(p) => std::path::PathBuf::from(p),
+        None => std::path::PathBuf::from("config/defaults.toml"),
+    };
+    let Ok(src) = std::fs::read_to_string(&path) else {
+        return source;
+    };
+    let defaults = match parse_defaults(&path, &src, env) {
+        Ok(d) => d,
+        Err(mut e) => {
+            errors.append(&mut e.0);
+            return source;
+        }
+    };
+    macro_rules! fill {
+        ($($f:ident),*) => { $( if source.$f.is_none() { source.$f = defaults.$f.clone(); } )* };
+    }
+    fill!(
+        endpoint,
+        api_key,
+        workspace_id,
+        project,
+        split_windows,
+        max_in_flight,
+        max_attempts,
+        timeout_secs,
+        v1_requests_per_10s,
+        v1_long_requests_per_10s,
+        v2_requests_per_10s
+    );
+    if source.api == ApiChoice::default() {
+        source.api = defaults.api;
+    }
+    source
+}
+
+fn parse_defaults(path: &Path, src: &str, env: Env) -> Result<SourceConfig, ConfigErrors> {
+    let loc = Locator { file: path, src };
+    let mut errors = Vec::new();
+    let mut doc = DeTable::parse(src).map_err(|e| {
+        ConfigErrors(vec![loc.at(
+            e.span().map_or(0, |s| s.start),
+            "",
+            format!("malformed TOML: {}", e.message().trim()),
+        )])
+    })?;
+    interpolate_table(doc.get_mut(), "", &loc, env, &mut errors);
+    let mut source = SourceConfig::default();
+    for (key, value) in doc.get_ref().iter() {
+        match key.get_ref().as_ref() {
+            "source" => {
+                if let Some(s) = typed::<SourceConfig>(value, "source", &loc, &mut errors) {
+                    source = s;
+                }
+            }
+            other => errors.push(loc.at(
+                key.span().start,
+                other,
+                "unknown key; the defaults file holds a [source] table",
+            )),
+        }
+    }
+    if errors.is_empty() {
+        Ok(source)
+    } else {
+        Err(ConfigErrors(errors))
     }
 }
