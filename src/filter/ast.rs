@@ -1,4 +1,4 @@
-//! The filter AST.
+//! The filter AST: fields, comparators, literals and expressions.
 
 /// A field a comparison can name (reference §5.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -34,7 +34,9 @@ pub enum Field {
     ParentRunId,
     SessionId,
     ReferenceExampleId,
+    /// The metadata object as a whole, for `has(metadata, '{"k": "v"}')`.
     Metadata,
+    /// Inputs / outputs as a whole, for `search(inputs, "text")`.
     Inputs,
     Outputs,
 }
@@ -77,6 +79,65 @@ pub const FIELDS: &[(&str, Field)] = &[
     ("outputs", Field::Outputs),
 ];
 
+/// What a field holds, which decides the comparators and literals it accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A string compared exactly (ids, name, error, …).
+    Text,
+    /// `run_type`, `status`: strings compared case-insensitively.
+    Enum,
+    /// Tokens, costs, execution order.
+    Number,
+    /// Seconds; literals may be durations (`"5s"`).
+    Latency,
+    /// Timestamps; literals are ISO-8601 strings.
+    Time,
+    Bool,
+    Tags,
+    /// The key side of a key/value pair family.
+    Key,
+    /// The value side of `metadata`/`input`/`output` pairs: any scalar.
+    Value,
+    /// The value side of feedback: a numeric score.
+    Score,
+    /// `metadata` as a whole: JSON containment with `has`.
+    Blob,
+    /// `inputs` / `outputs` as a whole: only for `search(field, "text")`.
+    Body,
+}
+
+impl Kind {
+    /// The comparators a field of this kind accepts.
+    pub(crate) fn ops(self) -> &'static [Op] {
+        use Op::*;
+        match self {
+            Kind::Text | Kind::Value => &[Eq, Neq, In, Like, Gt, Gte, Lt, Lte],
+            Kind::Enum | Kind::Key => &[Eq, Neq, In, Like],
+            Kind::Number | Kind::Latency | Kind::Time | Kind::Score => {
+                &[Eq, Neq, In, Gt, Gte, Lt, Lte]
+            }
+            Kind::Bool => &[Eq, Neq],
+            Kind::Tags => &[Has, Eq, Neq, In, Like],
+            Kind::Blob => &[Has],
+            Kind::Body => &[],
+        }
+    }
+
+    /// Whether `search(field, "text")` applies.
+    pub(crate) fn searchable(self) -> bool {
+        matches!(
+            self,
+            Kind::Text
+                | Kind::Enum
+                | Kind::Tags
+                | Kind::Key
+                | Kind::Value
+                | Kind::Blob
+                | Kind::Body
+        )
+    }
+}
+
 impl Field {
     pub fn name(self) -> &'static str {
         FIELDS
@@ -86,6 +147,7 @@ impl Field {
             .expect("every field is listed")
     }
 
+    /// Looks a field up by name, ignoring ASCII case.
     pub fn from_name(name: &str) -> Option<Field> {
         FIELDS
             .iter()
@@ -94,10 +156,27 @@ impl Field {
     }
 
     pub fn is_time(self) -> bool {
-        matches!(
-            self,
-            Field::StartTime | Field::EndTime | Field::FirstTokenTime
-        )
+        self.kind() == Kind::Time
+    }
+
+    pub(crate) fn kind(self) -> Kind {
+        use Field::*;
+        match self {
+            Id | Name | Error | ThreadId | TraceId | ParentRunId | SessionId
+            | ReferenceExampleId => Kind::Text,
+            RunType | Status => Kind::Enum,
+            TotalTokens | PromptTokens | CompletionTokens | TotalCost | PromptCost
+            | CompletionCost | ExecutionOrder => Kind::Number,
+            Latency => Kind::Latency,
+            StartTime | EndTime | FirstTokenTime => Kind::Time,
+            IsRoot => Kind::Bool,
+            Tags => Kind::Tags,
+            FeedbackKey | MetadataKey | InputKey | OutputKey => Kind::Key,
+            MetadataValue | InputValue | OutputValue => Kind::Value,
+            FeedbackScore => Kind::Score,
+            Metadata => Kind::Blob,
+            Inputs | Outputs => Kind::Body,
+        }
     }
 
     /// The key/value family a field belongs to, for the binding rules of §5.5.
@@ -125,12 +204,17 @@ pub enum Pair {
     Feedback,
 }
 
+impl Pair {
+    pub(crate) const ALL: [Pair; 4] = [Pair::Metadata, Pair::Input, Pair::Output, Pair::Feedback];
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
     Key,
     Value,
 }
 
+/// A comparator (everything but `and`, `or`, `not`, `search`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Op {
     Eq,
@@ -163,19 +247,31 @@ impl Op {
             .map(|(n, _)| *n)
             .expect("every op is listed")
     }
+
+    /// Looks a comparator up by name, ignoring ASCII case.
+    pub fn from_name(name: &str) -> Option<Op> {
+        OPS.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, o)| *o)
+    }
 }
 
+/// A value in a comparison, already converted to what its field compares against.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Literal {
     Str(String),
+    /// A number; latency durations are converted to seconds.
     Num(f64),
     Bool(bool),
     Null,
     /// A timestamp (µs since the epoch, UTC), from a string compared with a time field.
     Time(i64),
+    /// The JSON object of `has(metadata, '{"k": "v"}')`, parsed once.
+    Json(serde_json::Value),
     List(Vec<Literal>),
 }
 
+/// `op(field, value)`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Comparison {
     pub op: Op,
@@ -183,13 +279,15 @@ pub struct Comparison {
     pub value: Literal,
 }
 
+/// A parsed filter.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
     And(Vec<Expr>),
     Or(Vec<Expr>),
     Not(Box<Expr>),
     Cmp(Comparison),
-    /// `search("text")` over the whole run, or `search(field, "text")`.
+    /// `search("text")` over the whole run, or `search(field, "text")`. The text is stored
+    /// lower-cased: search is case-insensitive.
     Search {
         field: Option<Field>,
         text: String,
@@ -197,7 +295,7 @@ pub enum Expr {
 }
 
 impl Expr {
-    /// Whether the expression uses full-text search (LangSmith rates it lower).
+    /// Whether the expression uses full-text search (LangSmith rate-limits it harder).
     pub fn uses_search(&self) -> bool {
         match self {
             Expr::And(v) | Expr::Or(v) => v.iter().any(Expr::uses_search),
@@ -207,20 +305,33 @@ impl Expr {
         }
     }
 
-    /// Fields the expression reads, each once, in order of appearance.
+    /// Fields the expression names, each once, in order of appearance (a field-less
+    /// `search("text")` names none; see [`Expr::uses_search`]).
     pub fn fields(&self) -> Vec<Field> {
         fn walk(e: &Expr, out: &mut Vec<Field>) {
+            let mut add = |f: Field| {
+                if !out.contains(&f) {
+                    out.push(f);
+                }
+            };
             match e {
                 Expr::And(v) | Expr::Or(v) => v.iter().for_each(|e| walk(e, out)),
                 Expr::Not(e) => walk(e, out),
-                Expr::Cmp(c) if !out.contains(&c.field) => out.push(c.field),
-                Expr::Cmp(_) => {}
-                Expr::Search { field: Some(f), .. } if !out.contains(f) => out.push(*f),
-                Expr::Search { .. } => {}
+                Expr::Cmp(c) => add(c.field),
+                Expr::Search { field: Some(f), .. } => add(*f),
+                Expr::Search { field: None, .. } => {}
             }
         }
         let mut out = Vec::new();
         walk(self, &mut out);
         out
+    }
+}
+
+impl std::str::FromStr for Expr {
+    type Err = super::ParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        super::parse(s)
     }
 }
