@@ -24,6 +24,17 @@ pub enum Cell<'a> {
     List(Vec<std::borrow::Cow<'a, str>>),
 }
 
+impl Cell<'_> {
+    /// Rough size of the value, for bounding batches by bytes.
+    pub fn approx_bytes(&self) -> usize {
+        match self {
+            Cell::Str(s) | Cell::Json(s) => s.len(),
+            Cell::List(items) => items.iter().map(|s| s.len() + 4).sum(),
+            _ => 8,
+        }
+    }
+}
+
 /// The logical type of a column. Ordered so widening is a `max` among numeric/JSON kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {

@@ -259,6 +259,65 @@ impl<'de> Deserialize<'de> for Run {
     }
 }
 
+/// Back to v1 JSON: present fields only (absent ones stay absent), unknown fields verbatim.
+/// Used to spill runs to disk without losing anything.
+impl serde::Serialize for Run {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("id", &self.id)?;
+        macro_rules! put {
+            ($($f:ident),*) => { $( if self.$f.is_present() { map.serialize_entry(stringify!($f), &self.$f)?; } )* };
+        }
+        put!(
+            name,
+            run_type,
+            status,
+            start_time,
+            end_time,
+            first_token_time,
+            error,
+            inputs,
+            outputs,
+            extra,
+            events,
+            feedback_stats,
+            tags,
+            trace_id,
+            dotted_order,
+            parent_run_id,
+            parent_run_ids,
+            session_id,
+            reference_example_id,
+            reference_dataset_id,
+            thread_id,
+            app_path,
+            is_root,
+            total_tokens,
+            prompt_tokens,
+            completion_tokens,
+            total_cost,
+            prompt_cost,
+            completion_cost,
+            prompt_token_details,
+            completion_token_details,
+            prompt_cost_details,
+            completion_cost_details,
+            metadata
+        );
+        for (k, v) in &self.unknown {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+impl serde::Serialize for Decimal {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
 struct LenientI64(Maybe<i64>);
 impl<'de> Deserialize<'de> for LenientI64 {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -307,6 +366,21 @@ mod tests {
         );
         assert!(run.unknown.is_empty());
         assert_eq!(run.is_root(), Some(false));
+    }
+
+    #[test]
+    fn serializes_back_without_losing_fields() {
+        let text = r#"{"id":"r1","name":"agent","start_time":"2026-01-05T16:46:01.068924","end_time":null,"total_cost":"0.001572","inputs":{"q":"héllo"},"parent_run_id":null,"trace_id":"r1","tags":["a"],"total_tokens":12,"shiny_new":[1,2]}"#;
+        let run = Run::from_json(text).unwrap();
+        let again = Run::from_json(&serde_json::to_string(&run).unwrap()).unwrap();
+        assert_eq!(
+            serde_json::to_value(&run).unwrap(),
+            serde_json::to_value(&again).unwrap()
+        );
+        assert_eq!(again.end_time, Maybe::Null);
+        assert!(again.outputs.is_absent());
+        assert_eq!(again.total_cost.value().unwrap().0, "0.001572");
+        assert_eq!(again.unknown_field("shiny_new").unwrap().get(), "[1,2]");
     }
 
     #[test]

@@ -21,6 +21,9 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 use crate::flatten::SchemaUnion;
 
+/// Upper bound of a row group's encoded size, which the writer holds in memory.
+const ROW_GROUP_BYTES: usize = 64 * 1024 * 1024;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Parquet,
@@ -129,7 +132,8 @@ impl Sink {
             });
         match self.options.format {
             Format::Parquet => {
-                let mut w = ArrowWriter::try_new(file, schema.clone(), Some(self.properties()?))?;
+                let mut w =
+                    ArrowWriter::try_new(file, schema.clone(), Some(self.properties(&schema)?))?;
                 for spill in batches {
                     for batch in spill? {
                         w.write(&self.union.conform(&batch, &schema))?;
@@ -170,15 +174,27 @@ impl Sink {
         Ok(())
     }
 
-    fn properties(&self) -> anyhow::Result<WriterProperties> {
+    /// zstd(3), page statistics, row groups bounded by rows and bytes (the writer buffers a
+    /// whole row group), no dictionary for JSON payload columns (large, rarely repeated).
+    fn properties(&self, schema: &arrow::datatypes::Schema) -> anyhow::Result<WriterProperties> {
         let compression = match self.options.compression.as_str() {
             "snappy" => Compression::SNAPPY,
             "none" => Compression::UNCOMPRESSED,
             _ => Compression::ZSTD(ZstdLevel::try_new(3)?),
         };
-        Ok(WriterProperties::builder()
+        let mut builder = WriterProperties::builder();
+        for field in schema.fields() {
+            if field.extension_type_name() == Some("arrow.json") {
+                builder = builder.set_column_dictionary_enabled(
+                    parquet::schema::types::ColumnPath::from(field.name().as_str()),
+                    false,
+                );
+            }
+        }
+        Ok(builder
             .set_compression(compression)
             .set_max_row_group_row_count(Some(self.options.row_group_rows.max(1)))
+            .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
             .set_statistics_enabled(EnabledStatistics::Page)
             .set_key_value_metadata(Some(
                 self.options

@@ -48,6 +48,8 @@ pub struct RunSummary {
 }
 
 const CHANNEL_DEPTH: usize = 8;
+/// Payload bytes per record batch leaving a flatten.
+const BATCH_BYTES: usize = 4 * 1024 * 1024;
 
 /// The query a `query_runs` stage will issue, its project names and whether to split it.
 #[derive(Debug, Clone)]
@@ -392,14 +394,19 @@ pub async fn run_pipeline(
                     let mut table = TableBuilder::with_columns(
                         spec.fixed_columns().into_iter().map(|c| (c, None)),
                     );
-                    let (mut n_in, mut n_out) = (0, 0);
+                    let (mut n_in, mut n_out, mut bytes) = (0, 0, 0usize);
                     while let Some(msg) = inbox.recv().await {
                         n_in += msg.len() as u64;
                         let Msg::Runs(records) = msg else { continue };
                         for r in records.iter() {
-                            table.push_row(spec.cells(r));
-                            if table.rows() >= batch_rows {
+                            let cells = spec.cells(r);
+                            bytes += cells.iter().map(|(_, c)| c.approx_bytes()).sum::<usize>();
+                            table.push_row(cells);
+                            // Bounded in rows and bytes: payload-heavy rows make big batches,
+                            // and every queued batch is memory.
+                            if table.rows() >= batch_rows || bytes >= BATCH_BYTES {
                                 n_out += table.rows() as u64;
+                                bytes = 0;
                                 send(&outputs, Msg::Rows(table.finish())).await?;
                             }
                         }
@@ -541,7 +548,8 @@ fn run_sink(
 }
 
 /// `fetch_roots`: batches trace ids as they are first seen and fetches their roots while the
-/// child query is still running; joins roots with their trace's final aggregates at the end.
+/// child query is still running. Fetched roots are spilled to an anonymous temporary file, so
+/// memory holds only group state; at the end each root is joined with its trace's aggregates.
 pub(super) async fn fetch_roots(
     client: Client,
     base: RunsQuery,
@@ -550,10 +558,15 @@ pub(super) async fn fetch_roots(
     outputs: Outputs,
     report: StageReport,
 ) -> anyhow::Result<StageReport> {
+    use std::io::{BufRead, Seek, Write};
     let mut pending: Vec<String> = Vec::new();
-    let mut seen: indexmap::IndexSet<String> = indexmap::IndexSet::new();
-    let mut groups: Vec<Arc<Group>> = Vec::new();
-    let mut fetches = tokio::task::JoinSet::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut groups: HashMap<String, Arc<Group>> = HashMap::new();
+    let mut fetches: tokio::task::JoinSet<anyhow::Result<Vec<crate::model::Run>>> =
+        tokio::task::JoinSet::new();
+    let mut spill = std::io::BufWriter::new(
+        tempfile::tempfile().context("cannot create a spill file for root runs")?,
+    );
     let mut n_in = 0;
     let spawn =
         |ids: Vec<String>,
@@ -569,59 +582,65 @@ pub(super) async fn fetch_roots(
                 Ok(out)
             });
         };
-    while let Some(msg) = inbox.recv().await {
-        n_in += msg.len() as u64;
-        let ids: Vec<String> = match msg {
-            Msg::TracesSeen(ids) => ids.iter().cloned().collect(),
-            Msg::Runs(records) => records
-                .iter()
-                .map(|r| {
-                    r.run
-                        .trace_id
-                        .value()
-                        .cloned()
-                        .unwrap_or_else(|| r.run.id.clone())
-                })
-                .collect(),
-            Msg::Groups(g) => {
-                groups.extend(g.iter().cloned());
-                vec![]
-            }
-            Msg::Rows(_) => vec![],
-        };
-        for id in ids {
-            if seen.insert(id.clone()) {
-                pending.push(id);
-                if pending.len() >= batch {
-                    spawn(std::mem::take(&mut pending), &mut fetches);
+    let mut write_roots = |roots: Vec<crate::model::Run>| -> anyhow::Result<()> {
+        for root in roots {
+            serde_json::to_writer(&mut spill, &root)?;
+            spill.write_all(b"\n")?;
+        }
+        Ok(())
+    };
+    let mut open = true;
+    while open || !fetches.is_empty() {
+        tokio::select! {
+            msg = inbox.recv(), if open => {
+                let Some(msg) = msg else {
+                    open = false;
+                    if !pending.is_empty() {
+                        spawn(std::mem::take(&mut pending), &mut fetches);
+                    }
+                    continue;
+                };
+                n_in += msg.len() as u64;
+                let ids: Vec<String> = match msg {
+                    Msg::TracesSeen(ids) => ids.iter().cloned().collect(),
+                    Msg::Runs(records) => records.iter().map(|r| r.run.trace_id.value().cloned().unwrap_or_else(|| r.run.id.clone())).collect(),
+                    Msg::Groups(g) => {
+                        groups.extend(g.iter().map(|g| (g.trace_id.clone(), g.clone())));
+                        vec![]
+                    }
+                    Msg::Rows(_) => vec![],
+                };
+                for id in ids {
+                    if seen.insert(id.clone()) {
+                        pending.push(id);
+                        if pending.len() >= batch {
+                            spawn(std::mem::take(&mut pending), &mut fetches);
+                        }
+                    }
                 }
             }
+            Some(done) = fetches.join_next(), if !fetches.is_empty() => {
+                write_roots(done.context("a root fetch panicked")??)?;
+            }
         }
     }
-    if !pending.is_empty() {
-        spawn(std::mem::take(&mut pending), &mut fetches);
-    }
-    let mut roots: HashMap<String, crate::model::Run> = HashMap::new();
-    while let Some(done) = fetches.join_next().await {
-        for run in done.context("a root fetch panicked")?? {
-            roots.insert(run.id.clone(), run);
+    let mut file = spill.into_inner().map_err(|e| e.into_error())?;
+    file.rewind()?;
+    let mut out = Vec::with_capacity(1000);
+    let mut n_out = 0;
+    for line in std::io::BufReader::new(file).lines() {
+        let run = crate::model::Run::from_json(&line?)?;
+        // Roots were fetched by trace id, so a root's id is its trace's id.
+        let group = groups.get(&run.id).cloned();
+        out.push(Record { run, group });
+        if out.len() == 1000 {
+            n_out += out.len() as u64;
+            send(&outputs, Msg::Runs(Arc::new(std::mem::take(&mut out)))).await?;
         }
     }
-    // Emit in the order traces were first seen, each root with its group (if grouped).
-    let by_trace: HashMap<&str, &Arc<Group>> =
-        groups.iter().map(|g| (g.trace_id.as_str(), g)).collect();
-    let mut out = Vec::new();
-    for trace in &seen {
-        if let Some(root) = roots.remove(trace.as_str()) {
-            out.push(Record {
-                run: root,
-                group: by_trace.get(trace.as_str()).map(|g| (*g).clone()),
-            });
-        }
-    }
-    let n_out = out.len() as u64;
-    for chunk in out.chunks(1000) {
-        send(&outputs, Msg::Runs(Arc::new(chunk.to_vec()))).await?;
+    if !out.is_empty() {
+        n_out += out.len() as u64;
+        send(&outputs, Msg::Runs(Arc::new(out))).await?;
     }
     Ok(StageReport {
         items_in: n_in,
