@@ -28,7 +28,7 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let reader = crate::emulator::open_maybe_compressed(&args.input)?;
     let spec = RowSpec::default_spec();
-    let mut table = TableBuilder::with_columns(spec.fixed_columns().into_iter().map(|c| (c, None)));
+    let mut table = TableBuilder::with_columns(spec.column_kinds());
     let mut sink = Sink::new(SinkOptions {
         format: Format::Parquet,
         dir: args.output.clone(),

@@ -1,9 +1,10 @@
 //! Sinks: record batches → Parquet or Arrow IPC files with one schema per file.
 //!
-//! Batches are spilled to Arrow IPC files under the output's `_staging/` directory as they
-//! arrive (memory stays at one batch), and at the end are conformed to the union schema and
-//! written to the final file, which is renamed into place only when complete: readers never
-//! see a partial file.
+//! While every batch has the same schema (fixed columns of known types), Parquet is written
+//! directly to a file in the output's `_staging/` directory. Otherwise (expanded `prefix.*`
+//! columns, widening types) batches are spilled there as Arrow IPC and, at the end, conformed
+//! to the union schema and written out. Either way a file has one schema and is renamed into
+//! place only when complete: readers never see a partial file.
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -51,8 +52,17 @@ pub struct SinkReport {
     pub bytes: u64,
 }
 
+/// A Parquet file being written straight from batches of one schema.
+struct Direct {
+    writer: ArrowWriter<BufWriter<File>>,
+    schema: arrow::datatypes::SchemaRef,
+    tmp: PathBuf,
+    path: PathBuf,
+}
+
 pub struct Sink {
     options: SinkOptions,
+    direct: Option<Direct>,
     staging: PathBuf,
     spills: Vec<(PathBuf, usize)>,
     union: SchemaUnion,
@@ -74,6 +84,7 @@ impl Sink {
         Ok(Sink {
             options,
             staging,
+            direct: None,
             spills: vec![],
             union: SchemaUnion::default(),
             rows_pending: 0,
@@ -83,6 +94,9 @@ impl Sink {
 
     pub fn write(&mut self, batch: &RecordBatch) -> anyhow::Result<()> {
         if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        if self.write_direct(batch)? {
             return Ok(());
         }
         let path = self
@@ -100,25 +114,93 @@ impl Sink {
         Ok(())
     }
 
-    /// Writes the spilled batches as one file with one schema, then publishes it by rename.
-    fn flush_file(&mut self) -> anyhow::Result<()> {
-        if self.spills.is_empty() {
-            return Ok(());
-        }
-        let schema = self.union.schema();
+    fn next_path(&self) -> (PathBuf, PathBuf) {
         let ext = match self.options.format {
             Format::Parquet => "parquet",
             Format::ArrowIpc => "arrow",
         };
-        let final_path = self.options.dir.join(format!(
+        let path = self.options.dir.join(format!(
             "{}-{:05}.{ext}",
             self.options.name,
             self.report.files.len()
         ));
         let tmp = self.staging.join(format!(
             "{}.inprogress",
-            final_path.file_name().unwrap().to_string_lossy()
+            path.file_name().expect("file name").to_string_lossy()
         ));
+        (path, tmp)
+    }
+
+    /// Writes `batch` straight into the open Parquet file when its schema allows; `false`
+    /// means the caller spills it.
+    fn write_direct(&mut self, batch: &RecordBatch) -> anyhow::Result<bool> {
+        let fixed = batch
+            .schema()
+            .fields()
+            .iter()
+            .all(|f| f.data_type() != &arrow::datatypes::DataType::Null);
+        if self.options.format != Format::Parquet || !self.spills.is_empty() || !fixed {
+            self.close_direct()?;
+            return Ok(false);
+        }
+        if self
+            .direct
+            .as_ref()
+            .is_some_and(|d| d.schema != batch.schema())
+        {
+            self.close_direct()?; // a new schema starts a new file
+        }
+        if self.direct.is_none() {
+            let (path, tmp) = self.next_path();
+            let file = BufWriter::with_capacity(
+                1 << 20,
+                File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?,
+            );
+            let schema = batch.schema();
+            let writer =
+                ArrowWriter::try_new(file, schema.clone(), Some(self.properties(&schema)?))?;
+            self.direct = Some(Direct {
+                writer,
+                schema,
+                tmp,
+                path,
+            });
+        }
+        self.direct.as_mut().expect("opened").writer.write(batch)?;
+        self.rows_pending += batch.num_rows();
+        if self.rows_pending >= self.options.max_rows_per_file {
+            self.close_direct()?;
+        }
+        Ok(true)
+    }
+
+    fn close_direct(&mut self) -> anyhow::Result<()> {
+        let Some(d) = self.direct.take() else {
+            return Ok(());
+        };
+        d.writer.close()?;
+        self.publish(&d.tmp, d.path)
+    }
+
+    /// Makes a finished file visible: fsync, then rename out of staging.
+    fn publish(&mut self, tmp: &Path, path: PathBuf) -> anyhow::Result<()> {
+        File::open(tmp)?.sync_all()?;
+        std::fs::rename(tmp, &path)
+            .with_context(|| format!("cannot publish {}", path.display()))?;
+        self.report.bytes += std::fs::metadata(&path)?.len();
+        self.report.rows += self.rows_pending as u64;
+        self.report.files.push(path);
+        self.rows_pending = 0;
+        Ok(())
+    }
+
+    /// Writes the spilled batches as one file with one schema, then publishes it by rename.
+    fn flush_file(&mut self) -> anyhow::Result<()> {
+        if self.spills.is_empty() {
+            return Ok(());
+        }
+        let schema = self.union.schema();
+        let (final_path, tmp) = self.next_path();
         let file = BufWriter::with_capacity(
             1 << 20,
             File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?,
@@ -160,16 +242,10 @@ impl Sink {
                 w.finish()?;
             }
         }
-        File::open(&tmp)?.sync_all()?;
-        std::fs::rename(&tmp, &final_path)
-            .with_context(|| format!("cannot publish {}", final_path.display()))?;
         for (p, _) in &spills {
             let _ = std::fs::remove_file(p);
         }
-        self.report.bytes += std::fs::metadata(&final_path)?.len();
-        self.report.rows += self.rows_pending as u64;
-        self.report.files.push(final_path);
-        self.rows_pending = 0;
+        self.publish(&tmp, final_path)?;
         self.union = SchemaUnion::default();
         Ok(())
     }
@@ -209,6 +285,7 @@ impl Sink {
 
     /// Writes what is left and removes the staging directory.
     pub fn finish(mut self) -> anyhow::Result<SinkReport> {
+        self.close_direct()?;
         self.flush_file()?;
         let _ = std::fs::remove_dir(&self.staging);
         if let Some(parent) = self.staging.parent() {

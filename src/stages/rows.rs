@@ -88,6 +88,54 @@ impl RowSpec {
         self.columns.iter().map(|(n, _)| n.clone()).collect()
     }
 
+    /// The fixed columns with their kinds where the field's type is known, so batches keep one
+    /// schema even when a column happens to be all null.
+    pub fn column_kinds(&self) -> Vec<(String, Option<crate::flatten::Kind>)> {
+        use crate::flatten::Kind;
+        self.columns
+            .iter()
+            .map(|(name, source)| {
+                let kind = match source {
+                    ColumnSource::Run(p) if p.path.is_empty() => match p.field.as_str() {
+                        "start_time" | "end_time" | "first_token_time" => Some(Kind::Timestamp),
+                        "total_tokens" | "prompt_tokens" | "completion_tokens" => Some(Kind::Int64),
+                        "total_cost" | "prompt_cost" | "completion_cost" | "latency" => {
+                            Some(Kind::Float64)
+                        }
+                        "tags" | "parent_run_ids" => Some(Kind::ListUtf8),
+                        "is_root" => Some(Kind::Bool),
+                        "inputs"
+                        | "outputs"
+                        | "extra"
+                        | "events"
+                        | "feedback_stats"
+                        | "metadata"
+                        | "prompt_token_details"
+                        | "completion_token_details"
+                        | "prompt_cost_details"
+                        | "completion_cost_details" => Some(Kind::Json),
+                        "id"
+                        | "name"
+                        | "run_type"
+                        | "status"
+                        | "error"
+                        | "trace_id"
+                        | "dotted_order"
+                        | "parent_run_id"
+                        | "session_id"
+                        | "reference_example_id"
+                        | "reference_dataset_id"
+                        | "thread_id"
+                        | "app_path" => Some(Kind::Utf8),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                (name.clone(), kind)
+            })
+            .collect()
+    }
+
     /// LangSmith fields the row reads from the run.
     pub fn selects(&self) -> Vec<&'static str> {
         let mut out = vec![];

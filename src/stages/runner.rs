@@ -391,9 +391,7 @@ pub async fn run_pipeline(
                 let mut inbox = inboxes.remove(id).expect("inbox");
                 let report = report(0, 0);
                 tasks.spawn(async move {
-                    let mut table = TableBuilder::with_columns(
-                        spec.fixed_columns().into_iter().map(|c| (c, None)),
-                    );
+                    let mut table = TableBuilder::with_columns(spec.column_kinds());
                     let (mut n_in, mut n_out, mut bytes) = (0, 0, 0usize);
                     while let Some(msg) = inbox.recv().await {
                         n_in += msg.len() as u64;
@@ -534,8 +532,7 @@ fn run_sink(
         match msg {
             Msg::Rows(batch) => sink.write(&batch)?,
             Msg::Runs(records) => {
-                let mut table =
-                    TableBuilder::with_columns(spec.fixed_columns().into_iter().map(|c| (c, None)));
+                let mut table = TableBuilder::with_columns(spec.column_kinds());
                 for r in records.iter() {
                     table.push_row(spec.cells(r));
                 }
