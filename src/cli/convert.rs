@@ -38,26 +38,41 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<()> {
         max_rows_per_file: 1_000_000,
         metadata: vec![("runlake.version".into(), env!("CARGO_PKG_VERSION").into())],
     })?;
+    // Parsing and Parquet encoding take about the same time: run them on two threads.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<arrow::record_batch::RecordBatch>(4);
+    let writer = std::thread::spawn(move || -> anyhow::Result<crate::sink::SinkReport> {
+        for batch in rx {
+            sink.write(&batch)?;
+        }
+        sink.finish()
+    });
     let (mut bytes, mut rows) = (0u64, 0u64);
-    for (i, line) in reader.lines().enumerate() {
-        let line = line.with_context(|| format!("{}:{}", args.input.display(), i + 1))?;
-        bytes += line.len() as u64 + 1;
-        if line.trim().is_empty() {
-            continue;
+    let parsed = (|| -> anyhow::Result<()> {
+        for (i, line) in reader.lines().enumerate() {
+            let line = line.with_context(|| format!("{}:{}", args.input.display(), i + 1))?;
+            bytes += line.len() as u64 + 1;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let run = Run::from_json(&line)
+                .with_context(|| format!("{}:{}: not a run", args.input.display(), i + 1))?;
+            let record = Record { run, group: None };
+            table.push_row(spec.cells(&record));
+            rows += 1;
+            if table.rows() >= args.batch_rows && tx.send(table.finish()).is_err() {
+                break; // the writer failed; its error is reported below
+            }
         }
-        let run = Run::from_json(&line)
-            .with_context(|| format!("{}:{}: not a run", args.input.display(), i + 1))?;
-        let record = Record { run, group: None };
-        table.push_row(spec.cells(&record));
-        rows += 1;
-        if table.rows() >= args.batch_rows {
-            sink.write(&table.finish())?;
+        if table.rows() > 0 {
+            let _ = tx.send(table.finish());
         }
-    }
-    if table.rows() > 0 {
-        sink.write(&table.finish())?;
-    }
-    let report = sink.finish()?;
+        Ok(())
+    })();
+    drop(tx);
+    let report = writer
+        .join()
+        .map_err(|_| anyhow::anyhow!("the Parquet writer panicked"))??;
+    parsed?;
     let secs = started.elapsed().as_secs_f64();
     for f in &report.files {
         println!("{}", f.display());

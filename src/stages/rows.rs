@@ -154,7 +154,7 @@ impl RowSpec {
         out
     }
 
-    pub fn cells<'r>(&self, record: &'r Record) -> Vec<(Cow<'r, str>, Cell<'r>)> {
+    pub fn cells<'r>(&'r self, record: &'r Record) -> Vec<(Cow<'r, str>, Cell<'r>)> {
         let mut row: Vec<(Cow<'r, str>, Cell<'r>)> = Vec::with_capacity(self.columns.len() + 8);
         for (name, source) in &self.columns {
             let cell = match source {
@@ -165,7 +165,7 @@ impl RowSpec {
                     .and_then(|g| g.values.get(agg))
                     .map_or(Cell::Null, |v| list_or_json(v.clone())),
             };
-            row.push((Cow::Owned(name.clone()), cell));
+            row.push((Cow::Borrowed(name.as_str()), cell));
         }
         for (source, prefix) in &self.expand {
             match source {
