@@ -101,3 +101,35 @@ fn bad_data_arguments_say_what_is_wrong() {
         "names the file and line: {err}"
     );
 }
+
+#[test]
+fn quickstart_exports_the_bundled_sample_without_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = runlake()
+        .args(["quickstart", "--output"])
+        .arg(dir.path().join("tool_usage"))
+        .env_remove("LANGSMITH_API_KEY")
+        .env_remove("LANGSMITH_ENDPOINT")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("tool_usage-00000.parquet") && stdout.contains("tools_involved"),
+        "{stdout}"
+    );
+    let files: Vec<_> = std::fs::read_dir(dir.path().join("tool_usage"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(
+        files
+            .iter()
+            .any(|f| f.to_string_lossy().ends_with(".parquet")),
+        "{files:?}"
+    );
+}
