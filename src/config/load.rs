@@ -18,16 +18,7 @@ type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 /// Loads and validates a pipeline file with the process environment.
 pub fn load(path: &Path) -> Result<Pipeline, ConfigErrors> {
-    let src = std::fs::read_to_string(path).map_err(|e| {
-        ConfigErrors(vec![ConfigError {
-            file: path.to_path_buf(),
-            line: 0,
-            column: 0,
-            key: String::new(),
-            message: format!("cannot read the pipeline file: {e}"),
-        }])
-    })?;
-    parse(path, &src, &|k| std::env::var(k).ok())
+    load_with(path, &[])
 }
 
 /// Loads a pipeline with `--set key=value` overrides (`source.project=x`,
