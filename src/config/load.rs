@@ -399,26 +399,17 @@ fn check_stage(
                     errors.push(loc.at(at(field), format!("{key}.{field}"), e));
                 }
             }
-            if let Some(t) = &q.run_type {
-                const TYPES: &[&str] = &[
-                    "tool",
-                    "chain",
-                    "llm",
-                    "retriever",
-                    "embedding",
-                    "prompt",
-                    "parser",
-                ];
-                if !TYPES.contains(&t.as_str()) {
-                    errors.push(loc.at(
-                        at("run_type"),
-                        format!("{key}.run_type"),
-                        format!(
-                            "unknown run type {t:?}; expected one of {}",
-                            TYPES.join(", ")
-                        ),
-                    ));
-                }
+            if let Some(t) = &q.run_type
+                && !crate::langsmith::fields::RUN_TYPES.contains(&t.as_str())
+            {
+                errors.push(loc.at(
+                    at("run_type"),
+                    format!("{key}.run_type"),
+                    format!(
+                        "unknown run type {t:?}; expected one of {}",
+                        crate::langsmith::fields::RUN_TYPES.join(", ")
+                    ),
+                ));
             }
             if let Some(select) = &q.select {
                 for name in select {

@@ -15,7 +15,7 @@ use super::query::{Cursor, Order, RunQuery};
 use super::store::{Project, StoredRun};
 use super::{AppState, QueryBackend, json_response, parse_body, parse_filter, parse_time};
 use crate::emulator::limits;
-use crate::langsmith::fields::{PREVIEW_CHARS, V1_ALWAYS, V1_DEFAULT, V1_SELECTABLE};
+use crate::langsmith::fields::{PREVIEW_CHARS, RUN_TYPES, V1_ALWAYS, V1_DEFAULT, V1_SELECTABLE};
 
 pub async fn info(State(app): State<Arc<AppState>>) -> Response {
     let (ch, sdb) = match app.config.backend {
@@ -111,16 +111,6 @@ pub struct V1Body {
     select: Option<Vec<String>>,
     order: Option<String>,
 }
-
-const RUN_TYPES: &[&str] = &[
-    "tool",
-    "chain",
-    "llm",
-    "retriever",
-    "embedding",
-    "prompt",
-    "parser",
-];
 
 pub async fn runs_query(
     State(app): State<Arc<AppState>>,

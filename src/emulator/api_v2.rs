@@ -16,7 +16,7 @@ use super::query::{Cursor, Order, RunQuery};
 use super::store::StoredRun;
 use super::{AppState, Identity, json_response, parse_body, parse_filter, parse_time};
 use crate::emulator::limits;
-use crate::langsmith::fields::V2_SELECTABLE;
+use crate::langsmith::fields::{RUN_TYPES, V2_SELECTABLE};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct V2Body {
@@ -37,15 +37,6 @@ pub struct V2Body {
     run_type: Option<String>,
 }
 
-const RUN_TYPES: &[&str] = &[
-    "TOOL",
-    "CHAIN",
-    "LLM",
-    "RETRIEVER",
-    "EMBEDDING",
-    "PROMPT",
-    "PARSER",
-];
 const DAY_US: i64 = 24 * 3600 * 1_000_000;
 
 pub async fn runs_query(
@@ -78,11 +69,22 @@ pub async fn runs_query(
     };
     let run_type = match body.run_type {
         None => None,
-        Some(t) if RUN_TYPES.contains(&t.as_str()) => Some(t.to_ascii_lowercase()),
+        Some(t)
+            if RUN_TYPES.iter().any(|r| r.eq_ignore_ascii_case(&t))
+                && t == t.to_ascii_uppercase() =>
+        {
+            Some(t.to_ascii_lowercase())
+        }
         Some(t) => {
             return Err(ApiError::validation(
                 &["body", "run_type"],
-                format!("Input should be one of {RUN_TYPES:?}, got {t:?}"),
+                format!(
+                    "Input should be one of {:?}, got {t:?}",
+                    RUN_TYPES
+                        .iter()
+                        .map(|r| r.to_ascii_uppercase())
+                        .collect::<Vec<_>>()
+                ),
             ));
         }
     };

@@ -179,3 +179,14 @@ pub const V2_SELECTABLE: &[&str] = &[
 
 /// Length of `*_preview` strings.
 pub const PREVIEW_CHARS: usize = 150;
+
+/// Run types, lower-case as v1 and the filter language write them (v2 upper-cases them).
+pub const RUN_TYPES: &[&str] = &[
+    "tool",
+    "chain",
+    "llm",
+    "retriever",
+    "embedding",
+    "prompt",
+    "parser",
+];

@@ -39,3 +39,30 @@ pub fn http() -> reqwest::Client {
     runlake::ensure_crypto_provider();
     reqwest::Client::builder().build().unwrap()
 }
+
+/// Runs a Python check script from tests/python with the project's venv against the built
+/// binary; fails unless the script ends with "N passed, 0 failed".
+pub fn run_python_check(script: &str) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let python = root.join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "no Python test environment at {}: run scripts/setup-python.sh first",
+        python.display()
+    );
+    let output = std::process::Command::new(&python)
+        .args(["-W", "ignore"])
+        .arg(root.join("tests/python").join(script))
+        .arg("--runlake")
+        .arg(env!("CARGO_BIN_EXE_runlake"))
+        .output()
+        .expect("run the Python check");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    println!("{stdout}");
+    assert!(
+        output.status.success(),
+        "{script} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
+}
