@@ -47,7 +47,7 @@ PY
 measure "seed script (langsmith SDK)" $PY -W ignore "$TMP/seed.py"
 
 echo "== JSONL -> flattened Parquet (zstd)"
-measure "runlake convert (2 threads)" $BIN -q convert "$TMP/runs.jsonl" --output "$TMP/conv"
+measure "runlake convert (2 builder threads)" $BIN -q convert "$TMP/runs.jsonl" --output "$TMP/conv"
 cat > "$TMP/duck.py" <<PY
 import duckdb
 con = duckdb.connect()

@@ -133,3 +133,71 @@ fn quickstart_exports_the_bundled_sample_without_credentials() {
         "{files:?}"
     );
 }
+
+#[test]
+fn convert_writes_every_run_once_as_typed_parquet() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = runlake()
+        .args([
+            "-q",
+            "convert",
+            "data/sample/support-bot.jsonl.zst",
+            "--batch-rows",
+            "100",
+            "--output",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reader = runlake::emulator::open_maybe_compressed(std::path::Path::new(&format!(
+        "{}/data/sample/support-bot.jsonl.zst",
+        env!("CARGO_MANIFEST_DIR")
+    )))
+    .unwrap();
+    let mut want: Vec<String> = reader
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(&l.unwrap()).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let mut got = vec![];
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if runlake::sink::is_hidden(&path) {
+            continue;
+        }
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            std::fs::File::open(&path).unwrap(),
+        )
+        .unwrap()
+        .build()
+        .unwrap();
+        for batch in reader {
+            let batch = batch.unwrap();
+            assert!(matches!(
+                batch
+                    .schema()
+                    .field_with_name("start_time")
+                    .unwrap()
+                    .data_type(),
+                arrow::datatypes::DataType::Timestamp(..)
+            ));
+            let ids = arrow::array::AsArray::as_string::<i32>(batch.column_by_name("id").unwrap());
+            got.extend(ids.iter().map(|s| s.unwrap().to_string()));
+        }
+    }
+    want.sort();
+    got.sort();
+    assert_eq!(
+        got, want,
+        "every run exactly once, whichever builder thread took it"
+    );
+}

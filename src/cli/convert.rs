@@ -28,7 +28,6 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let reader = crate::emulator::open_maybe_compressed(&args.input)?;
     let spec = RowSpec::default_spec();
-    let mut table = TableBuilder::with_columns(spec.column_kinds());
     let mut sink = Sink::new(SinkOptions {
         format: Format::Parquet,
         dir: args.output.clone(),
@@ -47,27 +46,70 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<()> {
         sink.finish()
     });
     let (mut bytes, mut rows) = (0u64, 0u64);
-    let parsed = (|| -> anyhow::Result<()> {
+    // Lines are read in chunks and parsed by two builder threads (row order within the
+    // output does not matter to a dataset); the writer thread encodes Parquet meanwhile.
+    let (chunk_tx, chunk_rx) = std::sync::mpsc::sync_channel::<(usize, Vec<String>)>(4);
+    let chunk_rx = std::sync::Arc::new(std::sync::Mutex::new(chunk_rx));
+    let input = args.input.display().to_string();
+    let parsed = std::thread::scope(|scope| -> anyhow::Result<()> {
+        let builders: Vec<_> = (0..2)
+            .map(|_| {
+                let (chunk_rx, tx, spec, input) = (chunk_rx.clone(), tx.clone(), &spec, &input);
+                scope.spawn(move || -> anyhow::Result<u64> {
+                    let mut table = TableBuilder::with_columns(spec.column_kinds());
+                    let mut rows = 0;
+                    loop {
+                        let next = chunk_rx.lock().expect("chunk queue").recv();
+                        let Ok((first_line, lines)) = next else { break };
+                        for (k, line) in lines.iter().enumerate() {
+                            let run = Run::from_json(line).with_context(|| {
+                                format!("{input}:{}: not a run", first_line + k)
+                            })?;
+                            table.push_row(spec.cells(&Record { run, group: None }));
+                            rows += 1;
+                        }
+                        if table.rows() >= args.batch_rows && tx.send(table.finish()).is_err() {
+                            break; // the writer failed; its error is reported below
+                        }
+                    }
+                    if table.rows() > 0 {
+                        let _ = tx.send(table.finish());
+                    }
+                    Ok(rows)
+                })
+            })
+            .collect();
+        let mut chunk = Vec::with_capacity(1024);
+        let mut first_line = 1;
         for (i, line) in reader.lines().enumerate() {
-            let line = line.with_context(|| format!("{}:{}", args.input.display(), i + 1))?;
+            let line = line.with_context(|| format!("{input}:{}", i + 1))?;
             bytes += line.len() as u64 + 1;
             if line.trim().is_empty() {
                 continue;
             }
-            let run = Run::from_json(&line)
-                .with_context(|| format!("{}:{}: not a run", args.input.display(), i + 1))?;
-            let record = Record { run, group: None };
-            table.push_row(spec.cells(&record));
-            rows += 1;
-            if table.rows() >= args.batch_rows && tx.send(table.finish()).is_err() {
-                break; // the writer failed; its error is reported below
+            if chunk.is_empty() {
+                first_line = i + 1;
+            }
+            chunk.push(line);
+            if chunk.len() == 1024
+                && chunk_tx
+                    .send((first_line, std::mem::take(&mut chunk)))
+                    .is_err()
+            {
+                break;
             }
         }
-        if table.rows() > 0 {
-            let _ = tx.send(table.finish());
+        if !chunk.is_empty() {
+            let _ = chunk_tx.send((first_line, chunk));
+        }
+        drop(chunk_tx);
+        for b in builders {
+            rows += b
+                .join()
+                .map_err(|_| anyhow::anyhow!("a row builder panicked"))??;
         }
         Ok(())
-    })();
+    });
     drop(tx);
     let report = writer
         .join()

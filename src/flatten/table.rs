@@ -32,17 +32,22 @@ impl TableBuilder {
 
     /// Appends one row; columns not named get a null.
     pub fn push_row<'a>(&mut self, cells: impl IntoIterator<Item = (Cow<'a>, Cell<'a>)>) {
-        for (name, cell) in cells {
-            let column = match self.columns.get_mut(name.as_ref()) {
-                Some(c) => c,
-                None => {
-                    let mut c = ColumnBuilder::new(name.to_string(), None);
-                    for _ in 0..self.rows {
-                        c.push_null();
+        for (position, (name, cell)) in cells.into_iter().enumerate() {
+            // Rows usually list the fixed columns in order: match by position, hash otherwise.
+            let index = match self.columns.get_index(position) {
+                Some((key, _)) if key.as_str() == name.as_ref() => position,
+                _ => match self.columns.get_index_of(name.as_ref()) {
+                    Some(i) => i,
+                    None => {
+                        let mut c = ColumnBuilder::new(name.to_string(), None);
+                        for _ in 0..self.rows {
+                            c.push_null();
+                        }
+                        self.columns.insert_full(name.into_owned(), c).0
                     }
-                    self.columns.entry(name.into_owned()).or_insert(c)
-                }
+                },
             };
+            let column = &mut self.columns[index];
             if column.len() > self.rows {
                 continue; // the same column twice in one row: first wins
             }
