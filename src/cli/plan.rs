@@ -12,12 +12,8 @@ pub struct PlanArgs {
     /// Print the graph in Graphviz DOT.
     #[arg(long)]
     pub dot: bool,
-    #[arg(long)]
-    pub project: Option<String>,
-    #[arg(long)]
-    pub since: Option<String>,
-    #[arg(long)]
-    pub until: Option<String>,
+    #[command(flatten)]
+    pub scope: super::run::ScopeArgs,
 }
 
 pub fn run(args: PlanArgs) -> anyhow::Result<()> {
@@ -64,9 +60,9 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
         );
     }
     let options = RunOptions {
-        project: args.project,
-        since: args.since,
-        until: args.until,
+        project: args.scope.project,
+        since: args.scope.since,
+        until: args.scope.until,
         ..Default::default()
     };
     for (

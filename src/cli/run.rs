@@ -13,15 +13,8 @@ use crate::stages::{RunOptions, RunSummary, run_pipeline};
 pub struct RunArgs {
     /// The pipeline file (TOML).
     pub file: PathBuf,
-    /// Project name, overriding the pipeline's (and LANGSMITH_PROJECT).
-    #[arg(long)]
-    pub project: Option<String>,
-    /// Start of the window: a duration before now ("30d", "12h") or a timestamp.
-    #[arg(long)]
-    pub since: Option<String>,
-    /// End of the window: a duration before now or a timestamp.
-    #[arg(long)]
-    pub until: Option<String>,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
     /// Output directory for every sink.
     #[arg(long, short)]
     pub output: Option<PathBuf>,
@@ -35,6 +28,20 @@ pub struct RunArgs {
     /// Print the run summary as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+/// What to export, overriding the pipeline: shared by `run` and `plan`.
+#[derive(Debug, Args)]
+pub struct ScopeArgs {
+    /// Project name, overriding the pipeline's (and LANGSMITH_PROJECT).
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Start of the window: a duration before now ("30d", "12h") or a timestamp.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// End of the window: a duration before now or a timestamp.
+    #[arg(long)]
+    pub until: Option<String>,
 }
 
 /// The client for a pipeline: environment first, then `[source]` overrides.
@@ -77,9 +84,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let client = Client::new(client_config(&pipeline))?;
     let options = RunOptions {
         now: args.now.map(|t| t.0),
-        project: args.project.clone(),
-        since: args.since.clone(),
-        until: args.until.clone(),
+        project: args.scope.project.clone(),
+        since: args.scope.since.clone(),
+        until: args.scope.until.clone(),
         output: args.output.clone(),
     };
     let runtime = tokio::runtime::Runtime::new()?;
