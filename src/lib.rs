@@ -9,6 +9,7 @@ pub mod emulator;
 pub mod filter;
 pub mod flatten;
 pub mod langsmith;
+pub mod load;
 pub mod model;
 pub mod sample;
 pub mod sink;

@@ -1,6 +1,8 @@
 //! `runlake emulate` as users run it: prints its URL, serves the bundled sample, stops cleanly
 //! on SIGTERM, and explains bad arguments.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -119,18 +121,27 @@ fn quickstart_exports_the_bundled_sample_without_credentials() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        stdout.contains("tool_usage-00000.parquet") && stdout.contains("tools_involved"),
+        stdout.contains(".parquet") && stdout.contains("tools_involved"),
         "{stdout}"
     );
-    let files: Vec<_> = std::fs::read_dir(dir.path().join("tool_usage"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
+    let root = dir.path().join("tool_usage");
+    let files = common::data_files(&root, "parquet");
     assert!(
-        files
-            .iter()
-            .any(|f| f.to_string_lossy().ends_with(".parquet")),
+        !files.is_empty()
+            && files.iter().all(|f| f
+                .parent()
+                .unwrap()
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("date=")),
         "{files:?}"
+    );
+    assert!(!root.join("_staging").exists(), "staging is cleaned up");
+    assert_eq!(
+        common::data_files(&root.join("_runlake/tool_usage/tool_usage/windows"), "json").len(),
+        1,
+        "one committed window"
     );
 }
 
@@ -169,11 +180,7 @@ fn convert_writes_every_run_once_as_typed_parquet() {
         })
         .collect();
     let mut got = vec![];
-    for entry in std::fs::read_dir(dir.path()).unwrap() {
-        let path = entry.unwrap().path();
-        if runlake::sink::is_hidden(&path) {
-            continue;
-        }
+    for path in common::data_files(dir.path(), "parquet") {
         let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
             std::fs::File::open(&path).unwrap(),
         )

@@ -8,12 +8,12 @@ use std::path::Path;
 
 use arrow::array::AsArray;
 use arrow::datatypes::DataType;
-use common::{KEY, sample_file, start};
+use common::{KEY, data_files, sample_file, start};
 use runlake::config;
 use runlake::emulator::EmulatorConfig;
 use runlake::langsmith::{ApiChoice, Client, ClientConfig, RateSpec, Secret};
+use runlake::load::{LoadOptions, run as run_pipeline};
 use runlake::sample::SampleConfig;
-use runlake::stages::{RunOptions, run_pipeline};
 
 fn errors_of(src: &str) -> Vec<String> {
     let env = |k: &str| (k == "SET").then(|| "yes".to_string());
@@ -174,11 +174,7 @@ fn read_parquet(
 ) {
     let mut batches = vec![];
     let mut meta = HashMap::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if runlake::sink::is_hidden(&path) {
-            continue;
-        }
+    for path in data_files(dir, "parquet") {
         let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
             std::fs::File::open(&path).unwrap(),
         )
@@ -210,10 +206,10 @@ async fn tool_usage_end_to_end_with_typed_parquet() {
     )
     .unwrap();
     let out = dir.path().join("out");
-    let options = RunOptions {
+    let options = LoadOptions {
         now: Some(sample.end),
         project: Some("proj".into()),
-        output: Some(out.clone()),
+        output: Some(out.display().to_string()),
         ..Default::default()
     };
     let client = client(&emu.url());
@@ -313,10 +309,10 @@ async fn simple_exports_select_what_the_emulator_selects() {
             .collect();
         let pipeline = config::load_with(&file, &sets).unwrap();
         let out = dir.path().join(format!("out{i}"));
-        let options = RunOptions {
+        let options = LoadOptions {
             now: Some(sample.end + chrono::TimeDelta::minutes(1)),
             project: Some("proj".into()),
-            output: Some(out.clone()),
+            output: Some(out.display().to_string()),
             ..Default::default()
         };
         run_pipeline(&pipeline, client(&emu.url()), &options)
@@ -359,18 +355,18 @@ async fn simple_exports_select_what_the_emulator_selects() {
     )
     .unwrap();
     let out = dir.path().join("ipc");
-    let options = RunOptions {
+    let options = LoadOptions {
         now: Some(sample.end + chrono::TimeDelta::minutes(1)),
         project: Some("proj".into()),
-        output: Some(out.clone()),
+        output: Some(out.display().to_string()),
         ..Default::default()
     };
     let summary = run_pipeline(&pipeline, client(&emu.url()), &options)
         .await
         .unwrap();
-    let files = &summary.sinks["out"].files;
+    assert_eq!(summary.files, data_files(&out, "arrow").len());
     let mut n = 0;
-    for f in files {
+    for f in data_files(&out, "arrow") {
         let reader =
             arrow::ipc::reader::FileReader::try_new(std::fs::File::open(f).unwrap(), None).unwrap();
         n += reader.map(|b| b.unwrap().num_rows()).sum::<usize>();

@@ -35,13 +35,15 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<()> {
         compression: "zstd".into(),
         row_group_rows: 100_000,
         max_rows_per_file: 1_000_000,
+        max_file_bytes: 1 << 30,
+        partition_by: vec![],
         metadata: vec![("runlake.version".into(), env!("CARGO_PKG_VERSION").into())],
     })?;
     // Parsing and Parquet encoding take about the same time: run them on two threads.
     let (tx, rx) = std::sync::mpsc::sync_channel::<arrow::record_batch::RecordBatch>(4);
     let writer = std::thread::spawn(move || -> anyhow::Result<crate::sink::SinkReport> {
         for batch in rx {
-            sink.write(&batch)?;
+            sink.write(&batch, &[])?;
         }
         sink.finish()
     });
@@ -117,7 +119,7 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<()> {
     parsed?;
     let secs = started.elapsed().as_secs_f64();
     for f in &report.files {
-        println!("{}", f.display());
+        println!("{}", args.output.join(&f.path).display());
     }
     eprintln!(
         "{rows} runs, {:.1} MB of JSON in {secs:.2}s = {:.1} MB/s; {:.1} MB of Parquet",

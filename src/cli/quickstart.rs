@@ -5,7 +5,7 @@ use clap::Args;
 
 use crate::emulator::{Emulator, EmulatorConfig, Store};
 use crate::langsmith::{ApiChoice, Client, Secret};
-use crate::stages::{RunOptions, run_pipeline};
+use crate::load::LoadOptions;
 
 /// `runlake quickstart`: the tool_usage pipeline on the bundled sample, through a built-in
 /// emulator — no credentials, no network.
@@ -36,7 +36,8 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
         .map(|r| r.start_us)
         .max()
         .unwrap_or(0);
-    let now = chrono::DateTime::from_timestamp_micros(latest + 1_000_000);
+    // Whole seconds keep window (and file) names short.
+    let now = chrono::DateTime::from_timestamp(latest.div_euclid(1_000_000) + 1, 0);
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let emulator = Emulator::start(store, EmulatorConfig::default()).await?;
@@ -54,22 +55,44 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
             *spec = crate::langsmith::RateSpec::per_10s(10_000);
         }
         let client = Client::new(config)?;
-        let options = RunOptions {
+        // A backfill up to the sample's end, reloaded every time: the demo is repeatable.
+        let options = LoadOptions {
             now,
             project: Some("agent-prod".into()),
-            output: Some(args.output.clone()),
+            until: now.map(|t| t.to_rfc3339()),
+            output: Some(args.output.display().to_string()),
+            refresh: true,
             ..Default::default()
         };
-        let summary = run_pipeline(&pipeline, client, &options).await?;
+        let summary = crate::load::run(&pipeline, client, &options).await?;
         emulator.shutdown().await;
-        super::run::print_summary(&summary, false);
-        for sink in summary.sinks.values() {
-            if let Some(first) = sink.files.first() {
-                preview(first)?;
-            }
+        super::run::print_summary(&summary, false, true);
+        if let Some(first) = first_data_file(&args.output)? {
+            preview(&first)?;
         }
         anyhow::Ok(())
     })
+}
+
+/// The first Parquet file of an output tree, skipping `_`/`.` bookkeeping.
+fn first_data_file(dir: &std::path::Path) -> anyhow::Result<Option<PathBuf>> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    entries.sort();
+    for path in entries {
+        if crate::sink::is_hidden(&path) {
+            continue;
+        }
+        if path.is_dir() {
+            if let Some(found) = first_data_file(&path)? {
+                return Ok(Some(found));
+            }
+        } else if path.extension().is_some_and(|e| e == "parquet") {
+            return Ok(Some(path));
+        }
+    }
+    Ok(None)
 }
 
 /// A few rows of a Parquet file, without the bulky payload columns.

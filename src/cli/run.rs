@@ -5,8 +5,8 @@ use clap::Args;
 
 use crate::config;
 use crate::langsmith::{Client, ClientConfig, RateSpec, normalize_endpoint};
+use crate::load::{LoadOptions, LoadSummary, Window};
 use crate::model::Timestamp;
-use crate::stages::{RunOptions, RunSummary, run_pipeline};
 
 /// `runlake run`: export with a pipeline file.
 #[derive(Debug, Args)]
@@ -15,9 +15,19 @@ pub struct RunArgs {
     pub file: PathBuf,
     #[command(flatten)]
     pub scope: ScopeArgs,
-    /// Output directory for every sink.
+    /// Output root for every sink (a sub-directory per sink when there are several): a
+    /// directory, file://, s3://bucket/prefix, gs://bucket/prefix, az://container/prefix,
+    /// or "-" for one Arrow IPC stream on stdout.
     #[arg(long, short)]
-    pub output: Option<PathBuf>,
+    pub output: Option<String>,
+    /// Load exactly one window: a UTC day (2026-10-01) or START/END timestamps. For
+    /// schedulers that run windows in parallel; without it, a run continues from the last
+    /// committed window (or backfills --since/--until).
+    #[arg(long, value_parser = parse_window, conflicts_with_all = ["since", "until"])]
+    pub window: Option<Window>,
+    /// Reload windows of a --since/--until backfill that are already committed.
+    #[arg(long)]
+    pub refresh: bool,
     /// Pin "now" for relative windows (reproducible runs and tests).
     #[arg(long)]
     pub now: Option<Timestamp>,
@@ -82,32 +92,60 @@ pub fn client_config(p: &config::Pipeline) -> ClientConfig {
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let pipeline = config::load_with(&args.file, &args.set)?;
     let client = Client::new(client_config(&pipeline))?;
-    let options = RunOptions {
+    let options = LoadOptions {
         now: args.now.map(|t| t.0),
         project: args.scope.project.clone(),
         since: args.scope.since.clone(),
         until: args.scope.until.clone(),
+        window: args.window,
         output: args.output.clone(),
+        refresh: args.refresh,
     };
     let runtime = tokio::runtime::Runtime::new()?;
     let summary = runtime
-        .block_on(run_pipeline(&pipeline, client, &options))
+        .block_on(crate::load::run(&pipeline, client, &options))
         .with_context(|| format!("pipeline {:?} failed", pipeline.name))?;
-    print_summary(&summary, args.json);
+    // With --output - stdout carries the data, so the summary goes to stderr.
+    let to_stdout = args.output.as_deref() != Some("-");
+    print_summary(&summary, args.json, to_stdout);
     Ok(())
 }
 
-pub fn print_summary(s: &RunSummary, json: bool) {
+pub fn print_summary(s: &LoadSummary, json: bool, stdout: bool) {
     if json {
-        println!("{}", serde_json::to_string(s).expect("summary serializes"));
+        let line = serde_json::to_string(s).expect("summary serializes");
+        match stdout {
+            true => println!("{line}"),
+            false => eprintln!("{line}"),
+        }
         return;
     }
-    eprintln!("pipeline {} finished in {:.2}s", s.pipeline, s.wall_seconds);
-    for st in &s.stages {
+    eprintln!(
+        "pipeline {} ({:?}) finished in {:.2}s",
+        s.pipeline, s.mode, s.wall_seconds
+    );
+    if s.rolled_back > 0 {
         eprintln!(
-            "  stage {:<16} {:<15} in {:>8}  out {:>8}",
-            st.id, st.kind, st.items_in, st.items_out
+            "  rolled back {} interrupted publish(es) of an earlier run",
+            s.rolled_back
         );
+    }
+    if s.windows.is_empty() {
+        eprintln!("  up to date: no new window to load");
+    }
+    for w in &s.windows {
+        let sinks: Vec<String> = w
+            .sinks
+            .iter()
+            .map(|(id, k)| format!("{id}: {} rows, {} file(s)", k.rows, k.files))
+            .collect();
+        eprintln!("  window {} {} {}", w.window, w.status, sinks.join("; "));
+        for st in &w.stages {
+            eprintln!(
+                "    stage {:<16} {:<15} in {:>8}  out {:>8}",
+                st.id, st.kind, st.items_in, st.items_out
+            );
+        }
     }
     let r = &s.requests;
     eprintln!(
@@ -118,17 +156,18 @@ pub fn print_summary(s: &RunSummary, json: bool) {
         r.runs,
         r.bytes as f64 / 1e6
     );
-    for (id, sink) in &s.sinks {
-        for f in &sink.files {
-            println!("{}", f.display());
-        }
+    for (id, out) in &s.outputs {
         eprintln!(
-            "  sink {id}: {} rows in {} file(s), {:.1} KB",
-            sink.rows,
-            sink.files.len(),
-            sink.bytes as f64 / 1e3
+            "  sink {id}: {} rows in {} file(s), {:.1} KB -> {out}",
+            s.rows,
+            s.files,
+            s.bytes as f64 / 1e3
         );
     }
+}
+
+fn parse_window(s: &str) -> Result<Window, String> {
+    Window::parse(s)
 }
 
 fn parse_set(s: &str) -> Result<(String, String), String> {

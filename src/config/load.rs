@@ -98,6 +98,7 @@ pub fn parse_with<'a>(
         .map_or("pipeline".into(), |s| s.to_string_lossy().into_owned());
     let mut description = None;
     let mut source = SourceConfig::default();
+    let mut load = LoadConfig::default();
     let mut stage_tables = Vec::new();
     let mut sink_tables = Vec::new();
     for (key, value) in doc.iter() {
@@ -116,6 +117,22 @@ pub fn parse_with<'a>(
                     source = s;
                 }
             }
+            "load" => {
+                if let Some(l) = typed::<LoadConfig>(value, "load", &loc, &mut errors) {
+                    for (k, v) in [("window", &l.window), ("lag", &l.lag)] {
+                        if let Some(d) = v
+                            && super::window::parse_duration(d).is_none()
+                        {
+                            errors.push(loc.at(
+                                span_of(value, k).unwrap_or(span.start),
+                                format!("load.{k}"),
+                                format!("{d:?} is not a duration; expected e.g. \"1d\", \"6h\", \"30m\""),
+                            ));
+                        }
+                    }
+                    load = l;
+                }
+            }
             "stages" | "sinks" => match value.get_ref() {
                 DeValue::Table(t) => {
                     for (id, v) in t.iter() {
@@ -128,7 +145,7 @@ pub fn parse_with<'a>(
             other => errors.push(loc.at(
                 key.span().start,
                 other,
-                "unknown key; a pipeline file has name, description, [source], [stages.<id>] and [sinks.<id>]",
+                "unknown key; a pipeline file has name, description, [source], [load], [stages.<id>] and [sinks.<id>]",
             )),
         }
     }
@@ -190,6 +207,15 @@ pub fn parse_with<'a>(
                     format!("unknown compression {c:?}; expected zstd, snappy or none"),
                 ));
             }
+            for k in sink.partition_by.iter().flatten() {
+                if k.is_empty() || k.starts_with('_') || k.starts_with('.') {
+                    errors.push(loc.at(
+                        span_of(value, "partition_by").unwrap_or(*at),
+                        format!("{key}.partition_by"),
+                        format!("{k:?} cannot be a partition key: it is empty or would hide the directory (leading _ or .)"),
+                    ));
+                }
+            }
             sinks.insert(id.clone(), sink);
         }
     }
@@ -211,8 +237,10 @@ pub fn parse_with<'a>(
             description,
             file: file.to_path_buf(),
             source,
+            load,
             stages,
             sinks,
+            hash: sha256_hex(src.as_bytes()),
         })
     } else {
         errors.sort_by_key(|e| (e.line, e.column));
@@ -756,4 +784,12 @@ fn parse_defaults(path: &Path, src: &str, env: Env) -> Result<SourceConfig, Conf
     } else {
         Err(ConfigErrors(errors))
     }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, bytes)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

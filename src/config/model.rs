@@ -166,6 +166,25 @@ pub struct SinkConfig {
     pub compression: Option<String>,
     pub row_group_rows: Option<usize>,
     pub max_rows_per_file: Option<usize>,
+    /// Close a file once it reaches about this many MiB (default 512).
+    pub max_file_mb: Option<u64>,
+    /// Hive partition keys: `date`, `hour` (of the run's start time, UTC) or output
+    /// columns. Default `["date"]`; `[]` writes no partition directories.
+    pub partition_by: Option<Vec<String>>,
+    /// `append` (default) or `replace` (swap the partitions a window writes).
+    pub disposition: Option<crate::sink::commit::Disposition>,
+}
+
+/// `[load]`: how runs are cut into windows and how far an incremental run goes.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LoadConfig {
+    /// Window size ("1d", "6h"): long ranges are loaded and committed window by window, so
+    /// a crash resumes at the first unfinished one. Unset: one window per run.
+    pub window: Option<String>,
+    /// An incremental run stops this long before now, leaving time for late runs to be
+    /// ingested and finished (default "0s").
+    pub lag: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -215,6 +234,9 @@ pub struct Pipeline {
     pub description: Option<String>,
     pub file: std::path::PathBuf,
     pub source: SourceConfig,
+    pub load: LoadConfig,
     pub stages: IndexMap<String, StageConfig>,
     pub sinks: IndexMap<String, SinkConfig>,
+    /// SHA-256 of the file's text before interpolation (so never of a secret).
+    pub hash: String,
 }

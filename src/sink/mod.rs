@@ -1,10 +1,15 @@
-//! Sinks: record batches → Parquet or Arrow IPC files with one schema per file.
+//! Sinks: record batches → Parquet or Arrow IPC files, laid out in Hive partitions inside a
+//! local staging directory; `lake` and `commit` publish them.
 //!
-//! While every batch has the same schema (fixed columns of known types), Parquet is written
-//! directly to a file in the output's `_staging/` directory. Otherwise (expanded `prefix.*`
-//! columns, widening types) batches are spilled there as Arrow IPC and, at the end, conformed
-//! to the union schema and written out. Either way a file has one schema and is renamed into
-//! place only when complete: readers never see a partial file.
+//! While every batch has the same fully typed schema, Parquet is written straight to a file
+//! per partition (at most [`MAX_OPEN_WRITERS`] open; the least recently used is closed when
+//! more are needed). Otherwise (expanded `prefix.*` columns, widening types) batches are
+//! spilled as Arrow IPC and, at the end, conformed to the union schema of the whole output,
+//! so every file of the output has the same columns.
+
+pub mod commit;
+pub mod lake;
+pub mod partition;
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -12,18 +17,23 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
+use arrow::datatypes::SchemaRef;
 use arrow::ipc::reader::StreamReader;
 use arrow::ipc::writer::{FileWriter, StreamWriter};
 use arrow::record_batch::RecordBatch;
+use indexmap::IndexMap;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 use crate::flatten::SchemaUnion;
+pub use partition::PartitionKey;
 
 /// Upper bound of a row group's encoded size, which the writer holds in memory.
 const ROW_GROUP_BYTES: usize = 64 * 1024 * 1024;
+/// Parquet files open at once (each buffers up to a row group).
+pub const MAX_OPEN_WRITERS: usize = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -31,127 +41,184 @@ pub enum Format {
     ArrowIpc,
 }
 
+impl Format {
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Parquet => "parquet",
+            Format::ArrowIpc => "arrow",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct SinkOptions {
     pub format: Format,
+    /// Local directory the files are written under (a staging directory until committed).
     pub dir: PathBuf,
-    /// Base name of the output files, e.g. the sink id.
+    /// Base name of the output files: the sink id, plus the window for windowed loads.
     pub name: String,
     pub compression: String,
     pub row_group_rows: usize,
     pub max_rows_per_file: usize,
+    /// Files are closed once they reach about this size.
+    pub max_file_bytes: u64,
+    pub partition_by: Vec<PartitionKey>,
     /// Key-value metadata stamped into every file (never secrets).
     pub metadata: Vec<(String, String)>,
+}
+
+/// One finished file, relative to the sink's directory.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StagedFile {
+    /// `date=2026-10-01/tool_usage-00000.parquet`, always with `/`.
+    pub path: String,
+    pub rows: u64,
+    pub bytes: u64,
 }
 
 /// What a sink wrote.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct SinkReport {
-    pub files: Vec<PathBuf>,
+    pub files: Vec<StagedFile>,
     pub rows: u64,
     pub bytes: u64,
+    /// Columns and their Arrow types, as written.
+    pub schema: Vec<(String, String)>,
 }
 
 /// A Parquet file being written straight from batches of one schema.
 struct Direct {
     writer: ArrowWriter<BufWriter<File>>,
-    schema: arrow::datatypes::SchemaRef,
+    schema: SchemaRef,
     tmp: PathBuf,
-    path: PathBuf,
+    rel: String,
+    rows: u64,
+}
+
+/// The files of one partition.
+#[derive(Default)]
+struct Partition {
+    direct: Option<Direct>,
+    spills: Vec<PathBuf>,
+    files: usize,
+    last_used: u64,
 }
 
 pub struct Sink {
     options: SinkOptions,
-    direct: Option<Direct>,
-    staging: PathBuf,
-    spills: Vec<(PathBuf, usize)>,
+    partitions: IndexMap<String, Partition>,
+    spill_dir: PathBuf,
+    spilled: usize,
     union: SchemaUnion,
-    rows_pending: usize,
+    written_schema: Option<SchemaRef>,
+    clock: u64,
     report: SinkReport,
 }
 
 impl Sink {
     pub fn new(options: SinkOptions) -> anyhow::Result<Sink> {
         std::fs::create_dir_all(&options.dir)
-            .with_context(|| format!("cannot create output directory {}", options.dir.display()))?;
-        let staging =
-            options
-                .dir
-                .join("_staging")
-                .join(format!("{}-{}", options.name, std::process::id()));
-        std::fs::create_dir_all(&staging)
-            .with_context(|| format!("cannot create {}", staging.display()))?;
+            .with_context(|| format!("cannot create directory {}", options.dir.display()))?;
+        let spill_dir = options.dir.join("_spill");
         Ok(Sink {
             options,
-            staging,
-            direct: None,
-            spills: vec![],
+            spill_dir,
+            partitions: IndexMap::new(),
+            spilled: 0,
             union: SchemaUnion::default(),
-            rows_pending: 0,
+            written_schema: None,
+            clock: 0,
             report: SinkReport::default(),
         })
     }
 
-    pub fn write(&mut self, batch: &RecordBatch) -> anyhow::Result<()> {
+    /// Writes a batch; `start_times` are the rows' run start times (µs), for date partitions.
+    pub fn write(
+        &mut self,
+        batch: &RecordBatch,
+        start_times: &[Option<i64>],
+    ) -> anyhow::Result<()> {
         if batch.num_rows() == 0 {
             return Ok(());
         }
-        if self.write_direct(batch)? {
-            return Ok(());
-        }
-        let path = self
-            .staging
-            .join(format!("spill-{:06}.arrows", self.spills.len()));
-        let mut w = StreamWriter::try_new(BufWriter::new(File::create(&path)?), &batch.schema())?;
-        w.write(batch)?;
-        w.finish()?;
-        self.union.add(&batch.schema());
-        self.spills.push((path, batch.num_rows()));
-        self.rows_pending += batch.num_rows();
-        if self.rows_pending >= self.options.max_rows_per_file {
-            self.flush_file()?;
+        for slice in partition::split(&self.options.partition_by, batch, start_times)? {
+            self.write_partition(slice.dir, &slice.batch)?;
         }
         Ok(())
     }
 
-    fn next_path(&self) -> (PathBuf, PathBuf) {
-        let ext = match self.options.format {
-            Format::Parquet => "parquet",
-            Format::ArrowIpc => "arrow",
-        };
-        let path = self.options.dir.join(format!(
-            "{}-{:05}.{ext}",
-            self.options.name,
-            self.report.files.len()
-        ));
-        let tmp = self.staging.join(format!(
-            "{}.inprogress",
-            path.file_name().expect("file name").to_string_lossy()
-        ));
-        (path, tmp)
+    fn write_partition(&mut self, dir: String, batch: &RecordBatch) -> anyhow::Result<()> {
+        self.clock += 1;
+        let clock = self.clock;
+        self.partitions.entry(dir.clone()).or_default().last_used = clock;
+        if self.write_direct(&dir, batch)? {
+            return Ok(());
+        }
+        std::fs::create_dir_all(&self.spill_dir)?;
+        let path = self.spill_dir.join(format!("{:06}.arrows", self.spilled));
+        self.spilled += 1;
+        let mut w = StreamWriter::try_new(BufWriter::new(File::create(&path)?), &batch.schema())?;
+        w.write(batch)?;
+        w.finish()?;
+        self.union.add(&batch.schema());
+        self.partitions[&dir].spills.push(path);
+        Ok(())
     }
 
-    /// Writes `batch` straight into the open Parquet file when its schema allows; `false`
-    /// means the caller spills it.
-    fn write_direct(&mut self, batch: &RecordBatch) -> anyhow::Result<bool> {
+    /// Next file name in a partition: `<dir>/<name>-NNNNN.<ext>`.
+    fn next_rel(&mut self, dir: &str) -> String {
+        let p = self.partitions.get_mut(dir).expect("partition");
+        let file = format!(
+            "{}-{:05}.{}",
+            self.options.name,
+            p.files,
+            self.options.format.extension()
+        );
+        p.files += 1;
+        if dir.is_empty() {
+            file
+        } else {
+            format!("{dir}/{file}")
+        }
+    }
+
+    /// Writes `batch` straight into the partition's open Parquet file when its schema allows;
+    /// `false` means the caller spills it.
+    fn write_direct(&mut self, dir: &str, batch: &RecordBatch) -> anyhow::Result<bool> {
         let fixed = batch
             .schema()
             .fields()
             .iter()
             .all(|f| f.data_type() != &arrow::datatypes::DataType::Null);
-        if self.options.format != Format::Parquet || !self.spills.is_empty() || !fixed {
-            self.close_direct()?;
+        let same = self
+            .written_schema
+            .as_ref()
+            .is_none_or(|s| *s == batch.schema());
+        if self.options.format != Format::Parquet || self.spilled > 0 || !fixed || !same {
+            self.close_all_direct()?;
             return Ok(false);
         }
-        if self
-            .direct
-            .as_ref()
-            .is_some_and(|d| d.schema != batch.schema())
-        {
-            self.close_direct()?; // a new schema starts a new file
-        }
-        if self.direct.is_none() {
-            let (path, tmp) = self.next_path();
+        if self.partitions[dir].direct.is_none() {
+            let open = self
+                .partitions
+                .values()
+                .filter(|p| p.direct.is_some())
+                .count();
+            if open >= MAX_OPEN_WRITERS {
+                let lru = self
+                    .partitions
+                    .iter()
+                    .filter(|(_, p)| p.direct.is_some())
+                    .min_by_key(|(_, p)| p.last_used)
+                    .map(|(d, _)| d.clone())
+                    .expect("an open writer");
+                self.close_direct(&lru)?;
+            }
+            let rel = self.next_rel(dir);
+            let tmp = self.options.dir.join(format!("{rel}.inprogress"));
+            if let Some(parent) = tmp.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
             let file = BufWriter::with_capacity(
                 1 << 20,
                 File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?,
@@ -159,95 +226,127 @@ impl Sink {
             let schema = batch.schema();
             let writer =
                 ArrowWriter::try_new(file, schema.clone(), Some(self.properties(&schema)?))?;
-            self.direct = Some(Direct {
+            self.written_schema = Some(schema.clone());
+            self.partitions[dir].direct = Some(Direct {
                 writer,
                 schema,
                 tmp,
-                path,
+                rel,
+                rows: 0,
             });
         }
-        self.direct.as_mut().expect("opened").writer.write(batch)?;
-        self.rows_pending += batch.num_rows();
-        if self.rows_pending >= self.options.max_rows_per_file {
-            self.close_direct()?;
+        let d = self.partitions[dir].direct.as_mut().expect("opened");
+        debug_assert_eq!(d.schema, batch.schema());
+        d.writer.write(batch)?;
+        d.rows += batch.num_rows() as u64;
+        let size = d.writer.bytes_written() + d.writer.in_progress_size();
+        if d.rows >= self.options.max_rows_per_file as u64
+            || size as u64 >= self.options.max_file_bytes
+        {
+            self.close_direct(dir)?;
         }
         Ok(true)
     }
 
-    fn close_direct(&mut self) -> anyhow::Result<()> {
-        let Some(d) = self.direct.take() else {
+    fn close_all_direct(&mut self) -> anyhow::Result<()> {
+        let open: Vec<String> = self
+            .partitions
+            .iter()
+            .filter(|(_, p)| p.direct.is_some())
+            .map(|(d, _)| d.clone())
+            .collect();
+        for dir in open {
+            self.close_direct(&dir)?;
+        }
+        Ok(())
+    }
+
+    fn close_direct(&mut self, dir: &str) -> anyhow::Result<()> {
+        let Some(d) = self.partitions[dir].direct.take() else {
             return Ok(());
         };
         d.writer.close()?;
-        self.publish(&d.tmp, d.path)
+        self.finished(&d.tmp, d.rel, d.rows)
     }
 
-    /// Makes a finished file visible: fsync, then rename out of staging.
-    fn publish(&mut self, tmp: &Path, path: PathBuf) -> anyhow::Result<()> {
+    /// A file is complete: fsync it and drop the `.inprogress` suffix.
+    fn finished(&mut self, tmp: &Path, rel: String, rows: u64) -> anyhow::Result<()> {
         File::open(tmp)?.sync_all()?;
-        std::fs::rename(tmp, &path)
-            .with_context(|| format!("cannot publish {}", path.display()))?;
-        self.report.bytes += std::fs::metadata(&path)?.len();
-        self.report.rows += self.rows_pending as u64;
-        self.report.files.push(path);
-        self.rows_pending = 0;
+        let path = self.options.dir.join(&rel);
+        std::fs::rename(tmp, &path).with_context(|| format!("cannot finish {}", path.display()))?;
+        let bytes = std::fs::metadata(&path)?.len();
+        self.report.bytes += bytes;
+        self.report.rows += rows;
+        self.report.files.push(StagedFile {
+            path: rel,
+            rows,
+            bytes,
+        });
         Ok(())
     }
 
-    /// Writes the spilled batches as one file with one schema, then publishes it by rename.
-    fn flush_file(&mut self) -> anyhow::Result<()> {
-        if self.spills.is_empty() {
+    /// Writes a partition's spilled batches, conformed to the output's union schema, into
+    /// files of at most `max_rows_per_file` rows.
+    fn flush_spills(&mut self, dir: &str, schema: &SchemaRef) -> anyhow::Result<()> {
+        let spills = std::mem::take(&mut self.partitions[dir].spills);
+        if spills.is_empty() {
             return Ok(());
         }
-        let schema = self.union.schema();
-        let (final_path, tmp) = self.next_path();
+        let mut out: Option<(OutFile, PathBuf, String, u64)> = None;
+        for spill in &spills {
+            let reader = StreamReader::try_new(std::io::BufReader::new(File::open(spill)?), None)?;
+            for batch in reader {
+                let batch = self.union.conform(&batch?, schema);
+                if out.is_none() {
+                    let rel = self.next_rel(dir);
+                    let tmp = self.options.dir.join(format!("{rel}.inprogress"));
+                    if let Some(parent) = tmp.parent() {
+                        std::fs::create_dir_all(parent)?;
+                    }
+                    out = Some((self.open_file(&tmp, schema)?, tmp, rel, 0));
+                }
+                let (file, _, _, rows) = out.as_mut().expect("opened");
+                file.write(&batch)?;
+                *rows += batch.num_rows() as u64;
+                if *rows >= self.options.max_rows_per_file as u64
+                    || file.size() >= self.options.max_file_bytes
+                {
+                    let (file, tmp, rel, rows) = out.take().expect("opened");
+                    file.close()?;
+                    self.finished(&tmp, rel, rows)?;
+                }
+            }
+            let _ = std::fs::remove_file(spill);
+        }
+        if let Some((file, tmp, rel, rows)) = out {
+            file.close()?;
+            self.finished(&tmp, rel, rows)?;
+        }
+        Ok(())
+    }
+
+    fn open_file(&self, tmp: &Path, schema: &SchemaRef) -> anyhow::Result<OutFile> {
         let file = BufWriter::with_capacity(
             1 << 20,
-            File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?,
+            File::create(tmp).with_context(|| format!("cannot write {}", tmp.display()))?,
         );
-        let spills = std::mem::take(&mut self.spills);
-        let batches = spills
-            .iter()
-            .map(|(p, _)| -> anyhow::Result<Vec<RecordBatch>> {
-                let reader = StreamReader::try_new(std::io::BufReader::new(File::open(p)?), None)?;
-                Ok(reader.collect::<Result<Vec<_>, _>>()?)
-            });
-        match self.options.format {
-            Format::Parquet => {
-                let mut w =
-                    ArrowWriter::try_new(file, schema.clone(), Some(self.properties(&schema)?))?;
-                for spill in batches {
-                    for batch in spill? {
-                        w.write(&self.union.conform(&batch, &schema))?;
-                    }
-                }
-                w.close()?;
-            }
+        Ok(match self.options.format {
+            Format::Parquet => OutFile::Parquet(ArrowWriter::try_new(
+                file,
+                schema.clone(),
+                Some(self.properties(schema)?),
+            )?),
             Format::ArrowIpc => {
-                let schema = Arc::new(
-                    schema.as_ref().clone().with_metadata(
-                        self.options
-                            .metadata
-                            .iter()
-                            .cloned()
-                            .collect::<std::collections::HashMap<String, String>>(),
-                    ),
+                let schema = schema.as_ref().clone().with_metadata(
+                    self.options
+                        .metadata
+                        .iter()
+                        .cloned()
+                        .collect::<std::collections::HashMap<String, String>>(),
                 );
-                let mut w = FileWriter::try_new(file, &schema)?;
-                for spill in batches {
-                    for batch in spill? {
-                        w.write(&self.union.conform(&batch, &schema))?;
-                    }
-                }
-                w.finish()?;
+                OutFile::Ipc(FileWriter::try_new(file, &schema)?, 0)
             }
-        }
-        for (p, _) in &spills {
-            let _ = std::fs::remove_file(p);
-        }
-        self.publish(&tmp, final_path)?;
-        self.union = SchemaUnion::default();
-        Ok(())
+        })
     }
 
     /// zstd(3), page statistics, row groups bounded by rows and bytes (the writer buffers a
@@ -283,20 +382,80 @@ impl Sink {
             .build())
     }
 
-    /// Writes what is left and removes the staging directory.
+    /// Writes what is left and removes the spill directory.
     pub fn finish(mut self) -> anyhow::Result<SinkReport> {
-        self.close_direct()?;
-        self.flush_file()?;
-        let _ = std::fs::remove_dir(&self.staging);
-        if let Some(parent) = self.staging.parent() {
-            let _ = std::fs::remove_dir(parent); // only if empty: other sinks may share it
+        self.close_all_direct()?;
+        if self.spilled > 0 {
+            let mut union = self.union.clone();
+            if let Some(direct) = &self.written_schema {
+                union.add(direct);
+            }
+            self.union = union;
+            let schema = self.union.schema();
+            let dirs: Vec<String> = self.partitions.keys().cloned().collect();
+            for dir in dirs {
+                self.flush_spills(&dir, &schema)?;
+            }
+            self.written_schema = Some(schema);
+        }
+        let _ = std::fs::remove_dir_all(&self.spill_dir);
+        if let Some(schema) = &self.written_schema {
+            self.report.schema = schema
+                .fields()
+                .iter()
+                .map(|f| (f.name().clone(), f.data_type().to_string()))
+                .collect();
         }
         Ok(self.report)
     }
 }
 
+/// A file written from conformed batches.
+enum OutFile {
+    Parquet(ArrowWriter<BufWriter<File>>),
+    Ipc(FileWriter<BufWriter<File>>, u64),
+}
+
+impl OutFile {
+    fn write(&mut self, batch: &RecordBatch) -> anyhow::Result<()> {
+        match self {
+            OutFile::Parquet(w) => w.write(batch)?,
+            OutFile::Ipc(w, size) => {
+                w.write(batch)?;
+                *size += batch.get_array_memory_size() as u64;
+            }
+        }
+        Ok(())
+    }
+
+    fn size(&self) -> u64 {
+        match self {
+            OutFile::Parquet(w) => (w.bytes_written() + w.in_progress_size()) as u64,
+            OutFile::Ipc(_, size) => *size,
+        }
+    }
+
+    fn close(self) -> anyhow::Result<()> {
+        match self {
+            OutFile::Parquet(w) => {
+                w.close()?;
+            }
+            OutFile::Ipc(mut w, _) => w.finish()?,
+        }
+        Ok(())
+    }
+}
+
+/// Readers (Spark, pyarrow, DuckDB's hive layout) skip names starting with `_` or `.`.
 pub fn is_hidden(path: &Path) -> bool {
     path.file_name()
         .and_then(|n| n.to_str())
         .is_some_and(|n| n.starts_with('_') || n.starts_with('.'))
+}
+
+/// Shared batches with their rows' run start times.
+#[derive(Debug, Clone)]
+pub struct RowBatch {
+    pub batch: RecordBatch,
+    pub start_times: Arc<Vec<Option<i64>>>,
 }

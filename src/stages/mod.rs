@@ -7,11 +7,10 @@ mod runner;
 
 use std::sync::Arc;
 
-use arrow::record_batch::RecordBatch;
-
 pub use group::Group;
 pub use runner::{
-    PlannedQuery, RunOptions, RunSummary, StageReport, derive_select, plan_queries, run_pipeline,
+    PlannedQuery, RunOptions, RunSummary, SinkTarget, StageReport, derive_select, plan_queries,
+    run_pipeline,
 };
 
 /// The select a stage's consumers need (for `runlake plan`).
@@ -37,7 +36,7 @@ pub enum Msg {
     TracesSeen(Arc<Vec<String>>),
     /// Final per-trace aggregates, at the end of the input.
     Groups(Arc<Vec<Arc<Group>>>),
-    Rows(RecordBatch),
+    Rows(crate::sink::RowBatch),
 }
 
 impl Msg {
@@ -47,7 +46,7 @@ impl Msg {
             Msg::Runs(r) => r.len(),
             Msg::TracesSeen(t) => t.len(),
             Msg::Groups(g) => g.len(),
-            Msg::Rows(b) => b.num_rows(),
+            Msg::Rows(b) => b.batch.num_rows(),
         }
     }
 

@@ -16,7 +16,7 @@ use crate::config::{Pipeline, SinkConfig, StageConfig, window};
 use crate::filter::{Field, RunFacts};
 use crate::flatten::TableBuilder;
 use crate::langsmith::{Client, RunsQuery, StatsSnapshot};
-use crate::sink::{Format, Sink, SinkOptions, SinkReport};
+use crate::sink::{Format, PartitionKey, RowBatch, Sink, SinkOptions, SinkReport};
 
 /// Command-line overrides for one run.
 #[derive(Debug, Clone, Default)]
@@ -26,8 +26,21 @@ pub struct RunOptions {
     pub project: Option<String>,
     pub since: Option<String>,
     pub until: Option<String>,
-    /// Output directory for every sink.
-    pub output: Option<PathBuf>,
+    /// Where each sink writes its files (a staging directory).
+    pub sinks: HashMap<String, SinkTarget>,
+    /// The load window, stamped into file metadata.
+    pub window: Option<crate::load::Window>,
+}
+
+/// A sink's local output for one run.
+#[derive(Debug, Clone)]
+pub struct SinkTarget {
+    pub dir: PathBuf,
+    /// Base name of its files.
+    pub name: String,
+    pub partition_by: Vec<PartitionKey>,
+    /// Overrides the sink's own format (stdout is always Arrow IPC).
+    pub format: Option<Format>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -255,7 +268,7 @@ pub async fn run_pipeline(
     let mut sink_tasks: tokio::task::JoinSet<anyhow::Result<(String, SinkReport)>> =
         tokio::task::JoinSet::new();
     let now = opts.now.unwrap_or_else(Utc::now);
-    let metadata = file_metadata(p, &queries, now);
+    let metadata = file_metadata(p, &queries, now, opts.window);
     for (id, stage) in &p.stages {
         let outputs = outputs_of(id);
         let report = |items_in, items_out| StageReport {
@@ -392,6 +405,7 @@ pub async fn run_pipeline(
                 let report = report(0, 0);
                 tasks.spawn(async move {
                     let mut table = TableBuilder::with_columns(spec.column_kinds());
+                    let mut starts: Vec<Option<i64>> = Vec::with_capacity(batch_rows);
                     let (mut n_in, mut n_out, mut bytes) = (0, 0, 0usize);
                     while let Some(msg) = inbox.recv().await {
                         n_in += msg.len() as u64;
@@ -400,18 +414,19 @@ pub async fn run_pipeline(
                             let cells = spec.cells(r);
                             bytes += cells.iter().map(|(_, c)| c.approx_bytes()).sum::<usize>();
                             table.push_row(cells);
+                            starts.push(r.run.start_time.value().map(|t| t.micros()));
                             // Bounded in rows and bytes: payload-heavy rows make big batches,
                             // and every queued batch is memory.
                             if table.rows() >= batch_rows || bytes >= BATCH_BYTES {
                                 n_out += table.rows() as u64;
                                 bytes = 0;
-                                send(&outputs, Msg::Rows(table.finish())).await?;
+                                send(&outputs, rows_msg(&mut table, &mut starts)).await?;
                             }
                         }
                     }
                     if table.rows() > 0 {
                         n_out += table.rows() as u64;
-                        send(&outputs, Msg::Rows(table.finish())).await?;
+                        send(&outputs, rows_msg(&mut table, &mut starts)).await?;
                     }
                     Ok(StageReport {
                         items_in: n_in,
@@ -462,6 +477,7 @@ fn file_metadata(
     p: &Pipeline,
     queries: &IndexMap<String, PlannedQuery>,
     now: DateTime<Utc>,
+    window: Option<crate::load::Window>,
 ) -> Vec<(String, String)> {
     let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339());
     let described: serde_json::Map<String, serde_json::Value> = queries
@@ -484,15 +500,20 @@ fn file_metadata(
             },
         )
         .collect();
-    vec![
+    let mut out: Vec<(String, String)> = vec![
         ("runlake.pipeline".into(), p.name.clone()),
+        ("runlake.pipeline_hash".into(), p.hash.clone()),
         ("runlake.version".into(), env!("CARGO_PKG_VERSION").into()),
         ("runlake.exported_at".into(), now.to_rfc3339()),
         (
             "runlake.queries".into(),
             serde_json::Value::Object(described).to_string(),
         ),
-    ]
+    ];
+    if let Some(w) = window {
+        out.push(("runlake.window".into(), w.to_string()));
+    }
+    out
 }
 
 fn sink_options(
@@ -501,23 +522,30 @@ fn sink_options(
     opts: &RunOptions,
     metadata: &[(String, String)],
 ) -> anyhow::Result<SinkOptions> {
-    let dir = match (&opts.output, &sink.path) {
-        (Some(o), _) => o.clone(),
-        (None, Some(p)) => PathBuf::from(p),
-        (None, None) => bail!("sink {id:?} has no path: set path in [sinks.{id}] or pass --output"),
+    let Some(target) = opts.sinks.get(id) else {
+        bail!("sink {id:?} has no output directory")
     };
     Ok(SinkOptions {
-        format: if sink.kind == "arrow_ipc" {
+        format: target.format.unwrap_or(if sink.kind == "arrow_ipc" {
             Format::ArrowIpc
         } else {
             Format::Parquet
-        },
-        dir,
-        name: id.to_string(),
+        }),
+        dir: target.dir.clone(),
+        name: target.name.clone(),
         compression: sink.compression.clone().unwrap_or_else(|| "zstd".into()),
         row_group_rows: sink.row_group_rows.unwrap_or(100_000),
         max_rows_per_file: sink.max_rows_per_file.unwrap_or(1_000_000),
+        max_file_bytes: sink.max_file_mb.unwrap_or(512).max(1) * 1024 * 1024,
+        partition_by: target.partition_by.clone(),
         metadata: metadata.to_vec(),
+    })
+}
+
+fn rows_msg(table: &mut TableBuilder, starts: &mut Vec<Option<i64>>) -> Msg {
+    Msg::Rows(RowBatch {
+        batch: table.finish(),
+        start_times: Arc::new(std::mem::take(starts)),
     })
 }
 
@@ -530,13 +558,15 @@ fn run_sink(
     let spec = RowSpec::default_spec();
     while let Some(msg) = inbox.blocking_recv() {
         match msg {
-            Msg::Rows(batch) => sink.write(&batch)?,
+            Msg::Rows(rows) => sink.write(&rows.batch, &rows.start_times)?,
             Msg::Runs(records) => {
                 let mut table = TableBuilder::with_columns(spec.column_kinds());
+                let mut starts = Vec::with_capacity(records.len());
                 for r in records.iter() {
                     table.push_row(spec.cells(r));
+                    starts.push(r.run.start_time.value().map(|t| t.micros()));
                 }
-                sink.write(&table.finish())?;
+                sink.write(&table.finish(), &starts)?;
             }
             Msg::TracesSeen(_) | Msg::Groups(_) => {}
         }

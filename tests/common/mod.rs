@@ -66,3 +66,26 @@ pub fn run_python_check(script: &str) {
     );
     assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
 }
+
+/// Every data file (by extension) under an output tree, skipping `_`/`.` bookkeeping, as a
+/// reader globbing `**/*.ext` would see them.
+#[allow(dead_code)]
+pub fn data_files(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let mut out = vec![];
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if runlake::sink::is_hidden(&path) {
+            continue;
+        }
+        if path.is_dir() {
+            out.extend(data_files(&path, ext));
+        } else if path.extension().is_some_and(|e| e == ext) {
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
+}

@@ -64,8 +64,15 @@ def run_runlake(runlake, pipeline, url, out):
         env=env, capture_output=True, text=True, check=True,
     )
     summary = json.loads(result.stdout.strip().splitlines()[-1])
-    rows = pq.read_table(out).to_pylist() if os.listdir(out) else []
+    # The output's own columns; the Hive partition (date=…) is checked separately below.
+    rows = pq.read_table(out, partitioning=None).to_pylist() if data_files(out) else []
     return rows, summary
+
+
+def data_files(root):
+    """What a reader globbing **/*.parquet sees: no _ or . bookkeeping."""
+    import glob
+    return sorted(glob.glob(os.path.join(root, "**", "*.parquet"), recursive=True))
 
 
 def norm(v):
@@ -116,8 +123,9 @@ def main():
                 and norm(mine[k]["inputs"]) == theirs[k]["inputs"] and norm(mine[k]["outputs"]) == theirs[k]["outputs"]
                 and sorted(mine[k]["tools_involved"]) == sorted(theirs[k]["tools_involved"]))]
             check("tool_usage: same values", not bad, f"{len(bad)} rows differ, e.g. {bad[:2]}")
-            tool_runs = summary["stages"][0]["items_out"]
-            traces = summary["stages"][1]["items_out"]
+            (window,) = summary["windows"]
+            tool_runs = window["stages"][0]["items_out"]
+            traces = window["stages"][1]["items_out"]
             expected = 1 + -(-tool_runs // 100) + -(-traces // 100)
             check("tool_usage: requests = lookup + ceil(tool runs/100) + ceil(traces/100)",
                   summary["requests"]["requests"] == expected,
@@ -127,17 +135,29 @@ def main():
             import duckdb
             glob = os.path.join(tmp, "tool_usage", "**", "*.parquet")
             con = duckdb.connect()
-            n = con.execute(f"select count(*) from read_parquet('{glob}')").fetchone()[0]
-            types = dict(con.execute(f"select column_name, column_type from (describe select * from read_parquet('{glob}'))").fetchall())
-            check("duckdb reads tool_usage", n == len(mine) and types.get("tools_involved") == "VARCHAR[]"
-                  and types.get("inputs") == "JSON" and types.get("run_id") == "VARCHAR", f"{n} rows, {types}")
+            scan = f"read_parquet('{glob}', hive_partitioning = true)"
+            n = con.execute(f"select count(*) from {scan}").fetchone()[0]
+            types = dict(con.execute(f"select column_name, column_type from (describe select * from {scan})").fetchall())
+            check("duckdb reads tool_usage with hive_partitioning", n == len(mine) and types.get("tools_involved") == "VARCHAR[]"
+                  and types.get("inputs") == "JSON" and types.get("run_id") == "VARCHAR" and types.get("date") == "DATE",
+                  f"{n} rows, {types}")
+            # Each row sits in the partition of its run's start date.
+            wrong = con.execute(f"select count(*) from {scan} s where s.date is null").fetchone()[0]
+            check("duckdb: every row has its date partition", wrong == 0, f"{wrong} rows without")
             import pyarrow.dataset as ds
-            table = ds.dataset(os.path.join(tmp, "tool_usage"), format="parquet").to_table()
-            meta = pq.read_metadata(os.path.join(tmp, "tool_usage", os.listdir(os.path.join(tmp, "tool_usage"))[0])).metadata
+            table = ds.dataset(os.path.join(tmp, "tool_usage"), format="parquet", partitioning="hive").to_table()
+            meta = pq.read_metadata(data_files(os.path.join(tmp, "tool_usage"))[0]).metadata
             check("pyarrow dataset reads tool_usage", table.num_rows == len(mine)
                   and str(table.schema.field("tools_involved").type) == "list<item: string>"
+                  and "date" in table.schema.names
                   and meta[b"runlake.pipeline"] == b"tool_usage" and b"parity-key" not in b"".join(meta.values()),
-                  f"{table.num_rows} rows")
+                  f"{table.num_rows} rows, {table.schema.names}")
+            import polars as pl
+            frame = pl.read_parquet(glob, hive_partitioning=True)
+            check("polars reads tool_usage with hive partitions", frame.height == len(mine)
+                  and frame.schema["tools_involved"] == pl.List(pl.String)
+                  and frame.schema["run_id"] == pl.String and frame.schema["date"] == pl.Date,
+                  f"{frame.height} rows, {frame.schema}")
 
             # retriever_io
             seed_rows, seed_requests = run_seed("retriever_io.py", url)

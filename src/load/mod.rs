@@ -1,0 +1,466 @@
+//! Loads: a pipeline run over one or more windows, each committed into the sinks' lakes.
+//!
+//! Which windows: `--window` loads exactly one; `--since/--until` backfill a range; with
+//! neither, an incremental run continues from the end of the last committed window (or the
+//! query stages' `since` the first time) up to now minus `[load] lag`. Ranges are cut into
+//! `[load] window`-sized windows on a UTC grid, each committed on its own, so a crash loses
+//! at most the window in progress. State is the set of window manifests in the lake itself,
+//! so any machine that can read the lake can continue a load.
+
+pub mod window;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, TimeDelta, Utc};
+use indexmap::IndexMap;
+use serde::Serialize;
+
+use crate::config::{Pipeline, StageConfig, window as durations};
+use crate::langsmith::{Client, StatsSnapshot};
+use crate::sink::commit::{self, CommitInfo, Disposition, Manifest, SinkLayout};
+use crate::sink::lake::Lake;
+use crate::sink::{Format, PartitionKey, SinkReport};
+use crate::stages::{RunOptions, SinkTarget, StageReport, run_pipeline};
+pub use window::Window;
+
+/// Command-line choices for a load.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// "Now", for relative times and the incremental end; the wall clock unless pinned.
+    pub now: Option<DateTime<Utc>>,
+    pub project: Option<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    /// Load exactly this window (for schedulers that shard by window).
+    pub window: Option<Window>,
+    /// Output root for every sink (`-`: Arrow IPC stream on stdout).
+    pub output: Option<String>,
+    /// Reload windows of a backfill that are already committed.
+    pub refresh: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    Incremental,
+    Backfill,
+    Window,
+    Stdout,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SinkWindowReport {
+    pub files: usize,
+    pub rows: u64,
+    pub bytes: u64,
+    /// Files removed because this window replaced them.
+    pub removed: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WindowReport {
+    pub window: Window,
+    /// `loaded`, or `skipped` (already committed).
+    pub status: &'static str,
+    pub stages: Vec<StageReport>,
+    pub sinks: IndexMap<String, SinkWindowReport>,
+    pub wall_seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadSummary {
+    pub pipeline: String,
+    pub mode: Mode,
+    /// Where each sink's output went.
+    pub outputs: IndexMap<String, String>,
+    pub windows: Vec<WindowReport>,
+    pub rows: u64,
+    pub files: usize,
+    pub bytes: u64,
+    /// Interrupted publishes found and rolled back before this load.
+    pub rolled_back: usize,
+    pub requests: StatsSnapshot,
+    pub wall_seconds: f64,
+}
+
+/// One sink's output.
+struct Target {
+    id: String,
+    lake: Lake,
+    layout: SinkLayout,
+    partition_by: Vec<PartitionKey>,
+    disposition: Disposition,
+    manifests: Vec<Manifest>,
+}
+
+/// The output root of each sink: `--output` (a sub-directory per sink when there are
+/// several), else the sink's `path`.
+fn roots(p: &Pipeline, output: Option<&str>) -> anyhow::Result<IndexMap<String, String>> {
+    p.sinks
+        .iter()
+        .map(|(id, sink)| {
+            let root = match (output, &sink.path) {
+                (Some(o), _) if p.sinks.len() == 1 => o.to_string(),
+                (Some(o), _) => format!("{}/{id}", o.trim_end_matches('/')),
+                (None, Some(path)) => path.clone(),
+                (None, None) => {
+                    bail!("sink {id:?} has no path: set path in [sinks.{id}] or pass --output")
+                }
+            };
+            Ok((id.clone(), root))
+        })
+        .collect()
+}
+
+fn duration(s: &Option<String>, key: &str) -> anyhow::Result<Option<TimeDelta>> {
+    s.as_deref()
+        .map(|d| {
+            durations::parse_duration(d)
+                .with_context(|| format!("[load] {key}: bad duration {d:?}"))
+        })
+        .transpose()
+}
+
+/// An optional start and end.
+type Range = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// The query stages' own bounds: the earliest `since` and the latest `until`.
+fn configured_range(p: &Pipeline, now: DateTime<Utc>) -> anyhow::Result<Range> {
+    let (mut since, mut until): (Option<DateTime<Utc>>, Option<DateTime<Utc>>) = (None, None);
+    let mut open_start = false;
+    for stage in p.stages.values() {
+        let StageConfig::QueryRuns(q) = stage else {
+            continue;
+        };
+        let parse = |s: &str| durations::parse_time_or_duration(s, now).map_err(anyhow::Error::msg);
+        match &q.since {
+            Some(s) => {
+                let t = parse(s)?;
+                since = Some(since.map_or(t, |x| x.min(t)));
+            }
+            None => open_start = true,
+        }
+        if let Some(u) = &q.until {
+            let t = parse(u)?;
+            until = Some(until.map_or(t, |x| x.max(t)));
+        }
+    }
+    Ok((if open_start { None } else { since }, until))
+}
+
+/// Runs a load to completion.
+pub async fn run(p: &Pipeline, client: Client, opts: &LoadOptions) -> anyhow::Result<LoadSummary> {
+    let started = Instant::now();
+    let now = opts.now.unwrap_or_else(Utc::now);
+    if opts.output.as_deref() == Some("-") {
+        return run_to_stdout(p, client, opts, now, started).await;
+    }
+    let size = duration(&p.load.window, "window")?;
+    let lag = duration(&p.load.lag, "lag")?.unwrap_or_default();
+    let roots = roots(p, opts.output.as_deref())?;
+    let mut targets = vec![];
+    for (id, root) in &roots {
+        let sink = &p.sinks[id];
+        targets.push(Target {
+            id: id.clone(),
+            lake: Lake::open(root)?,
+            layout: SinkLayout::new(&p.name, id),
+            partition_by: sink
+                .partition_by
+                .clone()
+                .unwrap_or_else(|| vec!["date".into()])
+                .iter()
+                .map(|k| PartitionKey::parse(k))
+                .collect(),
+            disposition: sink.disposition.unwrap_or_default(),
+            manifests: vec![],
+        });
+    }
+    let mode = match (&opts.window, &opts.since, &opts.until) {
+        (Some(_), _, _) => Mode::Window,
+        (None, None, None) => Mode::Incremental,
+        _ => Mode::Backfill,
+    };
+    let mut rolled_back = 0;
+    for t in &mut targets {
+        if mode != Mode::Window {
+            // One incremental or backfill runner per pipeline and output: whatever a killed
+            // run left is stale. (Parallel shards use --window and recover only their own.)
+            rolled_back += commit::recover(&t.lake, &t.layout, None).await?;
+        }
+        t.manifests = commit::manifests(&t.lake, &t.layout).await?;
+    }
+
+    let (config_since, config_until) = configured_range(p, now)?;
+    let time = |s: &str| durations::parse_time_or_duration(s, now).map_err(anyhow::Error::msg);
+    let windows = match mode {
+        Mode::Window => vec![opts.window.expect("window mode")],
+        Mode::Backfill => {
+            let start = match &opts.since {
+                Some(s) => Some(time(s)?),
+                None => config_since,
+            };
+            let end = match &opts.until {
+                Some(u) => time(u)?,
+                None => config_until.unwrap_or(now - lag),
+            };
+            window::cut(start, end, size)
+        }
+        _ => {
+            // Continue after the last committed window every sink has.
+            let last = targets
+                .iter()
+                .map(|t| t.manifests.iter().map(|m| m.window.end).max())
+                .collect::<Option<Vec<_>>>()
+                .and_then(|ends| ends.into_iter().min());
+            let start = last.or(config_since);
+            let end = config_until.unwrap_or(now).min(now - lag);
+            window::cut(start, end, size)
+        }
+    };
+
+    let mut reports = vec![];
+    for w in windows {
+        let key = w.key();
+        let mut superseded: HashMap<String, Vec<Manifest>> = HashMap::new();
+        let mut committed = 0;
+        for t in &targets {
+            for m in &t.manifests {
+                if m.window == w {
+                    committed += 1;
+                } else if w.contains(&m.window) {
+                    superseded.entry(t.id.clone()).or_default().push(m.clone());
+                } else if m.window.overlaps(&w) {
+                    bail!(
+                        "window {w} overlaps the window {} already loaded into {} (sink {:?}); \
+                         load exactly that window again (--window {}) or a range that contains it",
+                        m.window,
+                        t.lake.describe(),
+                        t.id,
+                        window_arg(&m.window),
+                    );
+                }
+            }
+        }
+        if mode == Mode::Backfill && !opts.refresh && committed == targets.len() {
+            tracing::info!(window = %w, "already loaded; skipped (pass --refresh to reload)");
+            reports.push(WindowReport {
+                window: w,
+                status: "skipped",
+                stages: vec![],
+                sinks: IndexMap::new(),
+                wall_seconds: 0.0,
+            });
+            continue;
+        }
+        let window_started = Instant::now();
+        let mut sinks = HashMap::new();
+        let mut temp_dirs = vec![];
+        for t in &targets {
+            if mode == Mode::Window {
+                rolled_back += commit::recover(&t.lake, &t.layout, Some(&key)).await?;
+            }
+            let dir = match t.lake.local_path(&t.layout.staging(&key)) {
+                Some(dir) => {
+                    t.lake.delete_all(&t.layout.staging(&key)).await?;
+                    dir
+                }
+                None => {
+                    let temp = tempfile::Builder::new()
+                        .prefix("runlake-staging-")
+                        .tempdir()
+                        .context("cannot create a local staging directory")?;
+                    let dir = temp.path().to_path_buf();
+                    temp_dirs.push(temp);
+                    dir
+                }
+            };
+            sinks.insert(
+                t.id.clone(),
+                SinkTarget {
+                    dir,
+                    name: format!("{}-{key}", t.layout.sink),
+                    partition_by: t.partition_by.clone(),
+                    format: None,
+                },
+            );
+        }
+        tracing::info!(window = %w, "loading");
+        let run = RunOptions {
+            now: Some(now),
+            project: opts.project.clone(),
+            since: w.start.map(|s| s.to_rfc3339()),
+            // Windows are half-open; LangSmith's end bound is inclusive (to the µs).
+            until: Some((w.end - TimeDelta::microseconds(1)).to_rfc3339()),
+            sinks: sinks.clone(),
+            window: Some(w),
+        };
+        let summary = run_pipeline(p, client.clone(), &run).await?;
+        let mut sink_reports = IndexMap::new();
+        for t in &mut targets {
+            let report: &SinkReport = &summary.sinks[&t.id];
+            let info = CommitInfo {
+                window: w,
+                disposition: t.disposition,
+                pipeline_name: &p.name,
+                pipeline_hash: &p.hash,
+                sink_id: &t.id,
+            };
+            let old = superseded.remove(&t.id).unwrap_or_default();
+            let manifest =
+                commit::commit(&t.lake, &t.layout, &info, report, &sinks[&t.id].dir, &old)
+                    .await
+                    .with_context(|| {
+                        format!("cannot publish window {w} into {}", t.lake.describe())
+                    })?;
+            t.manifests
+                .retain(|m| m.window != w && !old.iter().any(|o| o.window == m.window));
+            sink_reports.insert(
+                t.id.clone(),
+                SinkWindowReport {
+                    files: manifest.files.len(),
+                    rows: manifest.rows,
+                    bytes: manifest.bytes,
+                    removed: manifest.removed.len(),
+                },
+            );
+            t.manifests.push(manifest);
+        }
+        reports.push(WindowReport {
+            window: w,
+            status: "loaded",
+            stages: summary.stages,
+            sinks: sink_reports,
+            wall_seconds: window_started.elapsed().as_secs_f64(),
+        });
+    }
+    let loaded = reports.iter().flat_map(|r| r.sinks.values());
+    let (rows, files, bytes) = loaded.fold((0, 0, 0), |(r, f, b), s| {
+        (r + s.rows, f + s.files, b + s.bytes)
+    });
+    Ok(LoadSummary {
+        pipeline: p.name.clone(),
+        mode,
+        outputs: targets
+            .iter()
+            .map(|t| (t.id.clone(), t.lake.describe()))
+            .collect(),
+        windows: reports,
+        rows,
+        files,
+        bytes,
+        rolled_back,
+        requests: client.stats(),
+        wall_seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// How to name a window on the command line.
+fn window_arg(w: &Window) -> String {
+    match w.start {
+        Some(s) => format!("{}/{}", s.to_rfc3339(), w.end.to_rfc3339()),
+        None => format!("(beginning)/{}", w.end.to_rfc3339()),
+    }
+}
+
+/// `--output -`: one window, no partitions, no state; the rows as one Arrow IPC stream.
+async fn run_to_stdout(
+    p: &Pipeline,
+    client: Client,
+    opts: &LoadOptions,
+    now: DateTime<Utc>,
+    started: Instant,
+) -> anyhow::Result<LoadSummary> {
+    if p.sinks.len() != 1 {
+        bail!(
+            "--output - writes one Arrow stream, but pipeline {:?} has {} sinks",
+            p.name,
+            p.sinks.len()
+        );
+    }
+    let id = p.sinks.keys().next().expect("one sink").clone();
+    let temp = tempfile::Builder::new()
+        .prefix("runlake-stdout-")
+        .tempdir()
+        .context("cannot create a local staging directory")?;
+    let (config_since, config_until) = configured_range(p, now)?;
+    let time = |s: &str| durations::parse_time_or_duration(s, now).map_err(anyhow::Error::msg);
+    let w = match opts.window {
+        Some(w) => w,
+        None => Window {
+            start: match &opts.since {
+                Some(s) => Some(time(s)?),
+                None => config_since,
+            },
+            end: match &opts.until {
+                Some(u) => time(u)?,
+                None => config_until.unwrap_or(now),
+            },
+        },
+    };
+    let target = SinkTarget {
+        dir: temp.path().to_path_buf(),
+        name: id.clone(),
+        partition_by: vec![],
+        format: Some(Format::ArrowIpc),
+    };
+    let run = RunOptions {
+        now: Some(now),
+        project: opts.project.clone(),
+        since: w.start.map(|s| s.to_rfc3339()),
+        until: Some(w.end.to_rfc3339()),
+        sinks: HashMap::from([(id.clone(), target)]),
+        window: Some(w),
+    };
+    let summary = run_pipeline(p, client.clone(), &run).await?;
+    let report = &summary.sinks[&id];
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut writer: Option<arrow::ipc::writer::StreamWriter<_>> = None;
+    for f in &report.files {
+        let file = std::fs::File::open(temp.path().join(&f.path))?;
+        let reader = arrow::ipc::reader::FileReader::try_new(std::io::BufReader::new(file), None)?;
+        if writer.is_none() {
+            writer = Some(arrow::ipc::writer::StreamWriter::try_new(
+                &mut out,
+                &reader.schema(),
+            )?);
+        }
+        for batch in reader {
+            writer.as_mut().expect("opened").write(&batch?)?;
+        }
+    }
+    if let Some(mut w) = writer {
+        w.finish().context("cannot write to stdout")?;
+    }
+    out.flush().context("cannot write to stdout")?;
+    Ok(LoadSummary {
+        pipeline: p.name.clone(),
+        mode: Mode::Stdout,
+        outputs: IndexMap::from([(id.clone(), "-".to_string())]),
+        windows: vec![WindowReport {
+            window: w,
+            status: "loaded",
+            stages: summary.stages,
+            sinks: IndexMap::from([(
+                id,
+                SinkWindowReport {
+                    files: 0,
+                    rows: report.rows,
+                    bytes: report.bytes,
+                    removed: 0,
+                },
+            )]),
+            wall_seconds: started.elapsed().as_secs_f64(),
+        }],
+        rows: report.rows,
+        files: 0,
+        bytes: report.bytes,
+        rolled_back: 0,
+        requests: client.stats(),
+        wall_seconds: started.elapsed().as_secs_f64(),
+    })
+}
