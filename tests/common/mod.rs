@@ -89,3 +89,56 @@ pub fn data_files(dir: &Path, ext: &str) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+/// The rows of a Parquet dataset as sorted text lines `partition dir | col=value …`: equal
+/// when two outputs hold the same rows in the same partitions, whatever the file names.
+pub fn dataset_rows(root: &Path) -> Vec<String> {
+    use arrow::util::display::{ArrayFormatter, FormatOptions};
+    let mut rows = vec![];
+    for file in data_files(root, "parquet") {
+        let dir = file
+            .parent()
+            .unwrap()
+            .strip_prefix(root)
+            .unwrap()
+            .display()
+            .to_string();
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            std::fs::File::open(&file).unwrap(),
+        )
+        .unwrap_or_else(|e| panic!("{} is not a complete Parquet file: {e}", file.display()))
+        .build()
+        .unwrap();
+        for batch in reader {
+            let batch = batch.unwrap();
+            let options = FormatOptions::default().with_null("∅");
+            // Timestamps as µs: formatting a named time zone needs chrono-tz.
+            let columns: Vec<arrow::array::ArrayRef> = batch
+                .columns()
+                .iter()
+                .map(|c| match c.data_type() {
+                    arrow::datatypes::DataType::Timestamp(..) => {
+                        arrow::compute::cast(c, &arrow::datatypes::DataType::Int64).unwrap()
+                    }
+                    _ => c.clone(),
+                })
+                .collect();
+            let formatters: Vec<_> = columns
+                .iter()
+                .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).unwrap())
+                .collect();
+            for i in 0..batch.num_rows() {
+                let cells: Vec<String> = batch
+                    .schema()
+                    .fields()
+                    .iter()
+                    .zip(&formatters)
+                    .map(|(f, fmt)| format!("{}={}", f.name(), fmt.value(i)))
+                    .collect();
+                rows.push(format!("{dir} | {}", cells.join(" ")));
+            }
+        }
+    }
+    rows.sort();
+    rows
+}

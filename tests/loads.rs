@@ -1,0 +1,703 @@
+//! Warehouse loads through the real binary: Hive partitions, window manifests, idempotent
+//! re-runs, incremental state, resumable backfills, kills at random points, S3 through a
+//! real S3-compatible server, and Arrow IPC on stdout.
+
+mod common;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{data_files, dataset_rows, sample_file};
+use runlake::emulator::{EmulatorConfig, FaultConfig};
+use runlake::sample::SampleConfig;
+
+const KEY: &str = "load-test-key";
+
+/// An emulator on its own runtime thread, for tests that drive the binary.
+struct Served {
+    url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn serve(projects: &[(&str, &Path)], config: EmulatorConfig) -> Served {
+    let projects: Vec<(String, PathBuf)> = projects
+        .iter()
+        .map(|(n, p)| (n.to_string(), p.to_path_buf()))
+        .collect();
+    let (url_tx, url_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async move {
+            let refs: Vec<(&str, &Path)> = projects
+                .iter()
+                .map(|(n, p)| (n.as_str(), p.as_path()))
+                .collect();
+            let emu = common::start(&refs, config).await;
+            url_tx.send(emu.url()).unwrap();
+            let _ = stop_rx.await;
+            emu.shutdown().await;
+        });
+    });
+    Served {
+        url: url_rx.recv().unwrap(),
+        stop: Some(stop_tx),
+        thread: Some(thread),
+    }
+}
+
+fn pipeline(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("pipelines")
+        .join(name)
+}
+
+/// `runlake run` against `url`, with LangSmith's limits lifted (the emulator has none).
+fn runlake(url: &str, file: &str, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_runlake"));
+    c.args(["-q", "run"]).arg(pipeline(file)).args(args).args([
+        "--set",
+        "source.v1_requests_per_10s=100000",
+        "--set",
+        "source.v1_long_requests_per_10s=100000",
+        "--set",
+        "source.api=v1",
+    ]);
+    c.env("LANGSMITH_ENDPOINT", url)
+        .env("LANGSMITH_API_KEY", KEY)
+        .env_remove("LANGSMITH_PROJECT")
+        .env_remove("LANGSMITH_WORKSPACE_ID");
+    c
+}
+
+fn ok(mut c: Command) -> (Output, serde_json::Value) {
+    let out = c.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{:?} failed: {}",
+        c,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or(serde_json::Value::Null);
+    (out, summary)
+}
+
+fn ids(root: &Path) -> Vec<String> {
+    let mut out = vec![];
+    for file in data_files(root, "parquet") {
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            std::fs::File::open(&file).unwrap(),
+        )
+        .unwrap()
+        .build()
+        .unwrap();
+        for batch in reader {
+            let batch = batch.unwrap();
+            let col = batch.column_by_name("id").unwrap();
+            let col = arrow::array::AsArray::as_string::<i32>(col);
+            out.extend(col.iter().map(|s| s.unwrap().to_string()));
+        }
+    }
+    out.sort();
+    out
+}
+
+fn start_us(run: &serde_json::Value) -> i64 {
+    runlake::model::parse_timestamp(run["start_time"].as_str().unwrap())
+        .unwrap()
+        .timestamp_micros()
+}
+
+fn write_runs(path: &Path, runs: &[&serde_json::Value]) {
+    let text: String = runs.iter().map(|r| format!("{r}\n")).collect();
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn incremental_runs_add_exactly_the_new_runs_and_a_window_rerun_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sample = SampleConfig::new("proj", 120, 11);
+    sample.days = 6;
+    let full = sample_file(dir.path(), &sample);
+    let runs = common::read_runs(&full);
+    let end = sample.end;
+    let cut = end - chrono::TimeDelta::days(2);
+    let early: Vec<&serde_json::Value> = runs
+        .iter()
+        .filter(|r| start_us(r) < cut.timestamp_micros())
+        .collect();
+    let early_path = dir.path().join("early.jsonl");
+    write_runs(&early_path, &early);
+    let out = dir.path().join("lake");
+    let out_s = out.display().to_string();
+    let common_args = |now: chrono::DateTime<chrono::Utc>| {
+        vec![
+            "--project".to_string(),
+            "proj".into(),
+            "--output".into(),
+            out_s.clone(),
+            "--now".into(),
+            now.to_rfc3339(),
+            "--json".into(),
+            "--set".into(),
+            "stages.runs.since=10d".into(),
+        ]
+    };
+
+    // First incremental run: only the early data exists, up to `cut`.
+    {
+        let emu = serve(&[("proj", &early_path)], EmulatorConfig::default());
+        let args = common_args(cut);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (_, summary) = ok(runlake(&emu.url, "runs.toml", &args));
+        assert_eq!(summary["mode"], "incremental");
+    }
+    let mut want: Vec<String> = early
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    want.sort();
+    assert_eq!(ids(&out), want);
+    // Every file sits in the date partition of its runs' start.
+    for file in data_files(&out, "parquet") {
+        let part = file
+            .parent()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_string_lossy();
+        assert!(part.starts_with("date=2026-"), "{}", file.display());
+    }
+
+    // New data arrives; the next run continues where the last one stopped.
+    let emu = serve(&[("proj", &full)], EmulatorConfig::default());
+    let later = end + chrono::TimeDelta::minutes(1);
+    let args = common_args(later);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (_, summary) = ok(runlake(&emu.url, "runs.toml", &args));
+    let window = &summary["windows"][0]["window"];
+    assert_eq!(
+        runlake::model::parse_timestamp(window["start"].as_str().unwrap()),
+        Some(cut),
+        "continues from the committed end"
+    );
+    let mut want: Vec<String> = runs
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    want.sort();
+    assert_eq!(ids(&out), want, "every run exactly once");
+    let before = dataset_rows(&out);
+
+    // Nothing new: up to date, nothing changes.
+    let (_, summary) = ok(runlake(&emu.url, "runs.toml", &args));
+    assert_eq!(summary["windows"].as_array().unwrap().len(), 0);
+    assert_eq!(dataset_rows(&out), before);
+
+    // Re-running a finished window replaces it with the same rows.
+    let w = format!("{}/{}", cut.to_rfc3339(), later.to_rfc3339());
+    let mut again = args.clone();
+    again.extend(["--window", &w]);
+    let (_, summary) = ok(runlake(&emu.url, "runs.toml", &again));
+    assert_eq!(summary["mode"], "window");
+    assert!(summary["rows"].as_u64().unwrap() > 0);
+    assert_eq!(dataset_rows(&out), before, "a re-run never duplicates rows");
+
+    // A window that straddles a committed one is refused, with what to do.
+    let straddle = format!(
+        "{}/{}",
+        (cut - chrono::TimeDelta::hours(1)).to_rfc3339(),
+        (cut + chrono::TimeDelta::hours(1)).to_rfc3339()
+    );
+    let mut bad = args.clone();
+    bad.extend(["--window", &straddle]);
+    let out2 = runlake(&emu.url, "runs.toml", &bad).output().unwrap();
+    let err = String::from_utf8_lossy(&out2.stderr);
+    assert!(!out2.status.success() && err.contains("overlaps"), "{err}");
+    assert_eq!(dataset_rows(&out), before);
+
+    // Manifests and staging are hidden from readers; staging is gone.
+    assert!(!out.join("_staging").exists());
+    let manifests = data_files(&out.join("_runlake/runs/out/windows"), "json");
+    assert_eq!(manifests.len(), 2);
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifests[0]).unwrap()).unwrap();
+    for key in [
+        "files",
+        "rows",
+        "window",
+        "schema",
+        "pipeline_hash",
+        "runlake_version",
+    ] {
+        assert!(!m[key].is_null(), "manifest has {key}: {m}");
+    }
+    assert!(!String::from_utf8_lossy(&std::fs::read(&manifests[0]).unwrap()).contains(KEY));
+}
+
+#[test]
+fn replace_swaps_the_partitions_a_window_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sample = SampleConfig::new("proj", 60, 12);
+    sample.days = 3;
+    let data = sample_file(dir.path(), &sample);
+    let emu = serve(&[("proj", &data)], EmulatorConfig::default());
+    let out = dir.path().join("lake");
+    let day = (sample.end - chrono::TimeDelta::days(1))
+        .format("%Y-%m-%d")
+        .to_string();
+    let args = [
+        "--project",
+        "proj",
+        "--output",
+        out.to_str().unwrap(),
+        "--window",
+        &day,
+        "--set",
+        "sinks.out.disposition=replace",
+    ];
+    ok(runlake(&emu.url, "runs.toml", &args));
+    let first = dataset_rows(&out);
+    assert!(!first.is_empty());
+    // A stray file from elsewhere in the same partition, e.g. an older export.
+    let part = out.join(format!("date={day}"));
+    std::fs::copy(
+        &data_files(&part, "parquet")[0],
+        part.join("old-export.parquet"),
+    )
+    .unwrap();
+    assert_ne!(dataset_rows(&out), first);
+    let (_, summary) = ok(runlake(
+        &emu.url,
+        "runs.toml",
+        &[&args[..], &["--json"]].concat(),
+    ));
+    assert_eq!(
+        dataset_rows(&out),
+        first,
+        "the partition holds exactly the window"
+    );
+    assert_eq!(summary["windows"][0]["sinks"]["out"]["removed"], 1);
+}
+
+#[test]
+fn hostile_partition_values_stay_inside_the_output_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sample = SampleConfig::new("proj", 40, 13);
+    sample.days = 2;
+    let data = sample_file(dir.path(), &sample);
+    let mut runs = common::read_runs(&data);
+    let hostile = [
+        "../../etc".to_string(),
+        "a/b".into(),
+        "nul\0byte".into(),
+        "..".into(),
+        "_hidden".into(),
+        ".dot".into(),
+        "x".repeat(300),
+        "ü".repeat(150),
+    ];
+    for (i, r) in runs.iter_mut().enumerate() {
+        r["name"] = serde_json::Value::String(hostile[i % hostile.len()].clone());
+    }
+    let path = dir.path().join("hostile.jsonl");
+    write_runs(&path, &runs.iter().collect::<Vec<_>>());
+    let emu = serve(&[("proj", &path)], EmulatorConfig::default());
+    let root = dir.path().join("deep/lake");
+    let now = (sample.end + chrono::TimeDelta::minutes(1)).to_rfc3339();
+    ok(runlake(
+        &emu.url,
+        "runs.toml",
+        &[
+            "--project",
+            "proj",
+            "--output",
+            root.to_str().unwrap(),
+            "--now",
+            &now,
+            "--set",
+            r#"sinks.out.partition_by=["date", "name"]"#,
+        ],
+    ));
+    // Nothing was written outside the root, and every run is visible to a reader.
+    let outside: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(
+        outside.iter().collect::<HashSet<_>>(),
+        ["deep", "proj.jsonl", "hostile.jsonl"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .iter()
+            .collect()
+    );
+    let files = data_files(&root, "parquet");
+    let names: HashSet<String> = files
+        .iter()
+        .map(|f| {
+            let rel = f.strip_prefix(&root).unwrap();
+            assert_eq!(rel.components().count(), 3, "{}", rel.display());
+            for c in rel.components() {
+                let c = c.as_os_str().to_string_lossy();
+                assert!(c.len() <= 255 && c != ".." && !c.starts_with('.') && !c.starts_with('_'));
+            }
+            rel.components()
+                .nth(1)
+                .unwrap()
+                .as_os_str()
+                .to_string_lossy()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(names.len(), hostile.len(), "{names:?}");
+    assert_eq!(ids(&root).len(), runs.len());
+    assert!(names.contains("name=%2E.%2F..%2Fetc"), "{names:?}");
+}
+
+/// The interrupted and the uninterrupted loads must end with the same rows.
+fn reference_rows(url: &str, args: &[&str], dir: &Path) -> (Vec<String>, f64) {
+    let out = dir.join("reference");
+    let started = Instant::now();
+    ok(runlake(
+        url,
+        "tool_usage.toml",
+        &[args, &["--output", out.to_str().unwrap()]].concat(),
+    ));
+    (dataset_rows(&out), started.elapsed().as_secs_f64())
+}
+
+/// Every data file a reader sees must be a complete Parquet file.
+fn assert_visible_files_complete(root: &Path) {
+    for f in data_files(root, "parquet") {
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            std::fs::File::open(&f).unwrap(),
+        )
+        .unwrap_or_else(|e| panic!("a reader saw a partial file {}: {e}", f.display()));
+    }
+}
+
+#[test]
+fn sigkill_at_random_points_then_resume_gives_the_uninterrupted_dataset() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sample = SampleConfig::new("proj", 400, 14);
+    sample.days = 8;
+    let data = sample_file(dir.path(), &sample);
+    // Slow answers stretch the run so kills land in every phase: queries, root fetches,
+    // Parquet writing, publishing.
+    let config = EmulatorConfig {
+        faults: FaultConfig {
+            seed: 3,
+            slow: 0.5,
+            slow_delay: Duration::from_millis(60),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let emu = serve(&[("proj", &data)], config);
+    let since = (sample.end - chrono::TimeDelta::days(8)).to_rfc3339();
+    let until = sample.end.to_rfc3339();
+    let args = [
+        "--project",
+        "proj",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--set",
+        "load.window=1d",
+        "--json",
+    ];
+    let (want, full_secs) = reference_rows(&emu.url, &args, dir.path());
+    assert!(want.len() > 100);
+
+    let out = dir.path().join("killed");
+    let full: Vec<&str> = [&args[..], &["--output", out.to_str().unwrap()]].concat();
+    let mut rng = 0x9e3779b97f4a7c15u64;
+    let mut kills = 0;
+    let mut resumed_with_skips = false;
+    let mut attempts = 0;
+    while kills < 10 {
+        attempts += 1;
+        assert!(
+            attempts < 40,
+            "only {kills} kills landed in {attempts} attempts"
+        );
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        // A resumed run has less left to do, so kill within the first 70% of a full run.
+        let delay = Duration::from_secs_f64(full_secs * 0.7 * (rng % 1000) as f64 / 1000.0);
+        let mut child = runlake(&emu.url, "tool_usage.toml", &full)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            kills += 1;
+        }
+        let status = child.wait().unwrap();
+        let mut stdout = String::new();
+        std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut stdout).unwrap();
+        if status.success() {
+            // It finished before the kill; start over so later kills hit a fresh load.
+            let summary: serde_json::Value =
+                serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+            resumed_with_skips |= summary["windows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|w| w["status"] == "skipped");
+            assert_eq!(dataset_rows(&out), want);
+            std::fs::remove_dir_all(&out).unwrap();
+        }
+        assert_visible_files_complete(&out);
+    }
+    // The resumed run skips the windows committed before the kills.
+    let (_, summary) = ok(runlake(&emu.url, "tool_usage.toml", &full));
+    resumed_with_skips |= summary["windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w["status"] == "skipped");
+    assert!(
+        resumed_with_skips,
+        "no resumed run skipped a committed window"
+    );
+    assert_eq!(
+        dataset_rows(&out),
+        want,
+        "resumed dataset = uninterrupted dataset"
+    );
+    assert!(!out.join("_staging").exists(), "staging cleaned");
+    // And a repeated backfill of finished windows changes nothing.
+    ok(runlake(&emu.url, "tool_usage.toml", &full));
+    assert_eq!(dataset_rows(&out), want);
+}
+
+#[test]
+fn arrow_ipc_on_stdout_reads_in_polars() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sample = SampleConfig::new("proj", 80, 15);
+    sample.days = 3;
+    let data = sample_file(dir.path(), &sample);
+    let runs = common::read_runs(&data);
+    let emu = serve(&[("proj", &data)], EmulatorConfig::default());
+    let now = (sample.end + chrono::TimeDelta::minutes(1)).to_rfc3339();
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    assert!(python.exists(), "run scripts/setup-python.sh first");
+    let mut producer = runlake(
+        &emu.url,
+        "runs.toml",
+        &["--project", "proj", "--now", &now, "--output", "-"],
+    )
+    .stdout(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let reader = Command::new(python)
+        .args([
+            "-c",
+            "import sys, polars as pl; df = pl.read_ipc_stream(sys.stdin.buffer); \
+             print(df.height, df.schema['start_time'], df['id'].n_unique())",
+        ])
+        .stdin(producer.stdout.take().unwrap())
+        .output()
+        .unwrap();
+    assert!(producer.wait().unwrap().success());
+    let text = String::from_utf8_lossy(&reader.stdout);
+    assert!(
+        reader.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reader.stderr)
+    );
+    let n = runs.len();
+    assert_eq!(
+        text.trim(),
+        format!("{n} Datetime(time_unit='us', time_zone='UTC') {n}")
+    );
+}
+
+/// A moto S3 server on loopback, from the project's Python environment.
+struct S3Server {
+    child: std::process::Child,
+    endpoint: String,
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn s3_server() -> S3Server {
+    let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server");
+    assert!(
+        bin.exists(),
+        "no moto_server: run scripts/setup-python.sh first"
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(bin)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "moto_server did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    S3Server { child, endpoint }
+}
+
+fn with_s3_env(mut c: Command, endpoint: &str) -> Command {
+    c.env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ALLOW_HTTP", "true")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1");
+    c
+}
+
+/// Downloads every object under `prefix` into `dir`, keeping relative paths.
+fn download(endpoint: &str, bucket: &str, prefix: &str, dir: &Path) -> Vec<String> {
+    use object_store::{ObjectStore, ObjectStoreExt};
+    runlake::ensure_crypto_provider();
+    let store = object_store::aws::AmazonS3Builder::new()
+        .with_endpoint(endpoint)
+        .with_allow_http(true)
+        .with_bucket_name(bucket)
+        .with_access_key_id("testing")
+        .with_secret_access_key("testing")
+        .with_region("us-east-1")
+        .build()
+        .unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        use futures::TryStreamExt;
+        let list: Vec<_> = store
+            .list(Some(&object_store::path::Path::from(prefix)))
+            .try_collect()
+            .await
+            .unwrap();
+        let mut keys = vec![];
+        for meta in list {
+            let key = meta.location.as_ref().to_string();
+            let rel = key.strip_prefix(&format!("{prefix}/")).unwrap().to_string();
+            let bytes = store
+                .get(&meta.location)
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
+            let path = dir.join(&rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, bytes).unwrap();
+            keys.push(rel);
+        }
+        keys.sort();
+        keys
+    })
+}
+
+#[test]
+fn s3_round_trip_through_a_real_s3_server_including_a_killed_run() {
+    let s3 = s3_server();
+    // Create the bucket (moto accepts unsigned requests).
+    let status = std::process::Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT"])
+        .arg(format!("{}/lake", s3.endpoint))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&status.stdout), "200");
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut sample = SampleConfig::new("proj", 300, 16);
+    sample.days = 4;
+    let data = sample_file(dir.path(), &sample);
+    let config = EmulatorConfig {
+        faults: FaultConfig {
+            seed: 5,
+            slow: 0.5,
+            slow_delay: Duration::from_millis(50),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let emu = serve(&[("proj", &data)], config);
+    let since = (sample.end - chrono::TimeDelta::days(4)).to_rfc3339();
+    let until = sample.end.to_rfc3339();
+    let args = [
+        "--project",
+        "proj",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--set",
+        "load.window=1d",
+    ];
+    let (want, full_secs) = reference_rows(&emu.url, &args, dir.path());
+    let s3_args: Vec<&str> = [&args[..], &["--output", "s3://lake/exports/tool_usage"]].concat();
+
+    // Killed halfway, then resumed.
+    let mut child = with_s3_env(runlake(&emu.url, "tool_usage.toml", &s3_args), &s3.endpoint)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs_f64(full_secs * 0.5));
+    let _ = child.kill();
+    child.wait().unwrap();
+    ok(with_s3_env(
+        runlake(&emu.url, "tool_usage.toml", &s3_args),
+        &s3.endpoint,
+    ));
+
+    let local = dir.path().join("downloaded");
+    let keys = download(&s3.endpoint, "lake", "exports/tool_usage", &local);
+    assert!(
+        keys.iter().all(|k| !k.starts_with("_staging")),
+        "staging objects left: {keys:?}"
+    );
+    assert!(
+        keys.iter()
+            .any(|k| k.starts_with("date=") && k.ends_with(".parquet"))
+    );
+    assert!(
+        keys.iter()
+            .any(|k| k.starts_with("_runlake/tool_usage/tool_usage/windows/"))
+    );
+    assert_eq!(
+        dataset_rows(&local),
+        want,
+        "S3 dataset = local uninterrupted dataset"
+    );
+}
