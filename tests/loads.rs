@@ -9,56 +9,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{data_files, dataset_rows, sample_file};
+use common::{data_files, dataset_rows, sample_file, serve};
 use runlake::emulator::{EmulatorConfig, FaultConfig};
 use runlake::sample::SampleConfig;
 
 const KEY: &str = "load-test-key";
-
-/// An emulator on its own runtime thread, for tests that drive the binary.
-struct Served {
-    url: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn serve(projects: &[(&str, &Path)], config: EmulatorConfig) -> Served {
-    let projects: Vec<(String, PathBuf)> = projects
-        .iter()
-        .map(|(n, p)| (n.to_string(), p.to_path_buf()))
-        .collect();
-    let (url_tx, url_rx) = std::sync::mpsc::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        rt.block_on(async move {
-            let refs: Vec<(&str, &Path)> = projects
-                .iter()
-                .map(|(n, p)| (n.as_str(), p.as_path()))
-                .collect();
-            let emu = common::start(&refs, config).await;
-            url_tx.send(emu.url()).unwrap();
-            let _ = stop_rx.await;
-            emu.shutdown().await;
-        });
-    });
-    Served {
-        url: url_rx.recv().unwrap(),
-        stop: Some(stop_tx),
-        thread: Some(thread),
-    }
-}
 
 fn pipeline(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -632,12 +587,15 @@ fn download(endpoint: &str, bucket: &str, prefix: &str, dir: &Path) -> Vec<Strin
 fn s3_round_trip_through_a_real_s3_server_including_a_killed_run() {
     let s3 = s3_server();
     // Create the bucket (moto accepts unsigned requests).
-    let status = std::process::Command::new("curl")
-        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT"])
-        .arg(format!("{}/lake", s3.endpoint))
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&status.stdout), "200");
+    let status = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        common::http()
+            .put(format!("{}/lake", s3.endpoint))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    assert!(status.is_success(), "{status}");
 
     let dir = tempfile::tempdir().unwrap();
     let mut sample = SampleConfig::new("proj", 300, 16);

@@ -4,6 +4,7 @@ mod convert;
 mod emulate;
 mod generate;
 mod plan;
+pub mod progress;
 mod quickstart;
 pub mod run;
 mod validate;
@@ -55,13 +56,27 @@ pub mod exit {
     pub const AUTH: u8 = 3;
     /// LangSmith kept failing after retries.
     pub const API: u8 = 4;
+    /// Stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it). Committed windows
+    /// stay; the next run resumes.
+    pub const INTERRUPTED: u8 = 130;
 }
+
+/// The run was stopped by a signal.
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted by {0}: windows committed so far are kept; the next run resumes after them")]
+pub struct Interrupted(pub &'static str);
 
 /// Exit codes by error class, so schedulers can tell a config mistake from an outage.
 fn exit_code(err: &anyhow::Error) -> u8 {
     use crate::langsmith::ClientError;
     if err.downcast_ref::<crate::config::ConfigErrors>().is_some() {
         return exit::CONFIG;
+    }
+    if err
+        .chain()
+        .any(|e| e.downcast_ref::<Interrupted>().is_some())
+    {
+        return exit::INTERRUPTED;
     }
     match err.chain().find_map(|e| e.downcast_ref::<ClientError>()) {
         Some(
@@ -86,7 +101,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Emulate(args) => emulate::run(args),
         Command::Generate(args) => generate::run(args),
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(args, cli.quiet),
         Command::Validate(args) => validate::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Quickstart(args) => quickstart::run(args),
@@ -114,10 +129,29 @@ fn init_logging(verbose: u8, quiet: bool) {
         let deps = if verbose >= 2 { "debug" } else { "warn" };
         EnvFilter::new(format!("{deps},runlake={default}"))
     });
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    if tty {
+        // Log lines go through the progress bars' writer, which prints them above the bars.
+        let bars = tracing_indicatif::IndicatifLayer::new();
+        let fmt = tracing_subscriber::fmt::layer()
+            .with_writer(bars.get_stderr_writer())
+            .with_target(false);
+        tracing_subscriber::registry()
+            .with(filter)
+            .with(fmt)
+            .with(tracing_subscriber::Layer::with_filter(
+                bars,
+                tracing_indicatif::filter::IndicatifFilter::new(false),
+            ))
+            .init();
+    } else {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_target(false)
+            .with_ansi(false)
+            .init();
+    }
 }

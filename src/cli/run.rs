@@ -89,9 +89,10 @@ pub fn client_config(p: &config::Pipeline) -> ClientConfig {
     c
 }
 
-pub fn run(args: RunArgs) -> anyhow::Result<()> {
+pub fn run(args: RunArgs, quiet: bool) -> anyhow::Result<()> {
     let pipeline = config::load_with(&args.file, &args.set)?;
     let client = Client::new(client_config(&pipeline))?;
+    let progress = crate::stages::Progress::default();
     let options = LoadOptions {
         now: args.now.map(|t| t.0),
         project: args.scope.project.clone(),
@@ -100,11 +101,21 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         window: args.window,
         output: args.output.clone(),
         refresh: args.refresh,
+        progress: progress.clone(),
     };
     let runtime = tokio::runtime::Runtime::new()?;
-    let summary = runtime
-        .block_on(crate::load::run(&pipeline, client, &options))
-        .with_context(|| format!("pipeline {:?} failed", pipeline.name))?;
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let display = super::progress::Display::start(progress, client.clone(), tty, quiet);
+    let result = runtime.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = crate::load::run(&pipeline, client, &options) => r,
+            _ = tokio::signal::ctrl_c() => Err(super::Interrupted("Ctrl-C").into()),
+            _ = term.recv() => Err(super::Interrupted("SIGTERM").into()),
+        }
+    });
+    display.finish();
+    let summary = result.with_context(|| format!("pipeline {:?} failed", pipeline.name))?;
     // With --output - stdout carries the data, so the summary goes to stderr.
     let to_stdout = args.output.as_deref() != Some("-");
     print_summary(&summary, args.json, to_stdout);
@@ -133,28 +144,38 @@ pub fn print_summary(s: &LoadSummary, json: bool, stdout: bool) {
     if s.windows.is_empty() {
         eprintln!("  up to date: no new window to load");
     }
-    for w in &s.windows {
+    const SHOWN: usize = 12;
+    if s.windows.len() > SHOWN {
+        eprintln!(
+            "  ({} earlier windows not shown; --json lists them all)",
+            s.windows.len() - SHOWN
+        );
+    }
+    for w in s.windows.iter().skip(s.windows.len().saturating_sub(SHOWN)) {
         let sinks: Vec<String> = w
             .sinks
             .iter()
             .map(|(id, k)| format!("{id}: {} rows, {} file(s)", k.rows, k.files))
             .collect();
         eprintln!("  window {} {} {}", w.window, w.status, sinks.join("; "));
-        for st in &w.stages {
-            eprintln!(
-                "    stage {:<16} {:<15} in {:>8}  out {:>8}",
-                st.id, st.kind, st.items_in, st.items_out
-            );
-        }
+    }
+    for st in &s.stages {
+        eprintln!(
+            "  stage {:<16} {:<15} in {:>9}  out {:>9}",
+            st.id, st.kind, st.items_in, st.items_out
+        );
     }
     let r = &s.requests;
+    let limit = s.rate_limits.get("v1_up_to_7_days").copied().unwrap_or(0.0);
     eprintln!(
-        "  requests {} (retries {}, 429s {}), {} runs, {:.1} MB received",
+        "  requests {} (retries {}, 429s {}), {} runs, {:.1} MB received; {:.2} requests/s (v1 limit {:.1}/s)",
         r.requests,
         r.retries,
         r.throttled,
         r.runs,
-        r.bytes as f64 / 1e6
+        r.bytes as f64 / 1e6,
+        s.request_rate,
+        limit
     );
     for (id, out) in &s.outputs {
         eprintln!(

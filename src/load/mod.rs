@@ -40,6 +40,8 @@ pub struct LoadOptions {
     pub output: Option<String>,
     /// Reload windows of a backfill that are already committed.
     pub refresh: bool,
+    /// Live counters for a progress display.
+    pub progress: crate::stages::Progress,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -82,8 +84,59 @@ pub struct LoadSummary {
     pub bytes: u64,
     /// Interrupted publishes found and rolled back before this load.
     pub rolled_back: usize,
+    /// Every stage's items in and out, summed over the windows.
+    pub stages: Vec<StageReport>,
     pub requests: StatsSnapshot,
+    /// Requests per second over the whole load.
+    pub request_rate: f64,
+    /// The client's request limits per second, by lane, to compare with `request_rate`.
+    pub rate_limits: IndexMap<String, f64>,
     pub wall_seconds: f64,
+}
+
+impl LoadSummary {
+    fn new(
+        p: &Pipeline,
+        mode: Mode,
+        client: &Client,
+        opts: &LoadOptions,
+        started: Instant,
+    ) -> Self {
+        let requests = client.stats();
+        let wall_seconds = started.elapsed().as_secs_f64();
+        let c = client.config();
+        let per_s = |r: &crate::langsmith::RateSpec| r.requests as f64 / r.period.as_secs_f64();
+        LoadSummary {
+            pipeline: p.name.clone(),
+            mode,
+            outputs: IndexMap::new(),
+            windows: vec![],
+            rows: 0,
+            files: 0,
+            bytes: 0,
+            rolled_back: 0,
+            stages: opts
+                .progress
+                .stages()
+                .into_iter()
+                .map(|s| StageReport {
+                    id: s.id,
+                    kind: s.kind.to_string(),
+                    items_in: s.items_in,
+                    items_out: s.items_out,
+                })
+                .collect(),
+            request_rate: requests.requests as f64 / wall_seconds.max(1e-6),
+            requests,
+            rate_limits: IndexMap::from([
+                ("v1_up_to_7_days".to_string(), per_s(&c.v1_short_window)),
+                ("v1_longer".to_string(), per_s(&c.v1_long_window)),
+                ("v1_search".to_string(), per_s(&c.v1_search)),
+                ("v2".to_string(), per_s(&c.v2_query)),
+            ]),
+            wall_seconds,
+        }
+    }
 }
 
 /// One sink's output.
@@ -223,6 +276,7 @@ pub async fn run(p: &Pipeline, client: Client, opts: &LoadOptions) -> anyhow::Re
     };
 
     let mut reports = vec![];
+    opts.progress.set_windows(windows.len());
     for w in windows {
         let key = w.key();
         let mut superseded: HashMap<String, Vec<Manifest>> = HashMap::new();
@@ -247,6 +301,7 @@ pub async fn run(p: &Pipeline, client: Client, opts: &LoadOptions) -> anyhow::Re
         }
         if mode == Mode::Backfill && !opts.refresh && committed == targets.len() {
             tracing::info!(window = %w, "already loaded; skipped (pass --refresh to reload)");
+            opts.progress.window_done();
             reports.push(WindowReport {
                 window: w,
                 status: "skipped",
@@ -297,6 +352,7 @@ pub async fn run(p: &Pipeline, client: Client, opts: &LoadOptions) -> anyhow::Re
             until: Some((w.end - TimeDelta::microseconds(1)).to_rfc3339()),
             sinks: sinks.clone(),
             window: Some(w),
+            progress: opts.progress.clone(),
         };
         let summary = run_pipeline(p, client.clone(), &run).await?;
         let mut sink_reports = IndexMap::new();
@@ -329,6 +385,7 @@ pub async fn run(p: &Pipeline, client: Client, opts: &LoadOptions) -> anyhow::Re
             );
             t.manifests.push(manifest);
         }
+        opts.progress.window_done();
         reports.push(WindowReport {
             window: w,
             status: "loaded",
@@ -342,8 +399,6 @@ pub async fn run(p: &Pipeline, client: Client, opts: &LoadOptions) -> anyhow::Re
         (r + s.rows, f + s.files, b + s.bytes)
     });
     Ok(LoadSummary {
-        pipeline: p.name.clone(),
-        mode,
         outputs: targets
             .iter()
             .map(|t| (t.id.clone(), t.lake.describe()))
@@ -353,8 +408,7 @@ pub async fn run(p: &Pipeline, client: Client, opts: &LoadOptions) -> anyhow::Re
         files,
         bytes,
         rolled_back,
-        requests: client.stats(),
-        wall_seconds: started.elapsed().as_secs_f64(),
+        ..LoadSummary::new(p, mode, &client, opts, started)
     })
 }
 
@@ -414,8 +468,11 @@ async fn run_to_stdout(
         until: Some(w.end.to_rfc3339()),
         sinks: HashMap::from([(id.clone(), target)]),
         window: Some(w),
+        progress: opts.progress.clone(),
     };
+    opts.progress.set_windows(1);
     let summary = run_pipeline(p, client.clone(), &run).await?;
+    opts.progress.window_done();
     let report = &summary.sinks[&id];
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -438,8 +495,6 @@ async fn run_to_stdout(
     }
     out.flush().context("cannot write to stdout")?;
     Ok(LoadSummary {
-        pipeline: p.name.clone(),
-        mode: Mode::Stdout,
         outputs: IndexMap::from([(id.clone(), "-".to_string())]),
         windows: vec![WindowReport {
             window: w,
@@ -459,8 +514,6 @@ async fn run_to_stdout(
         rows: report.rows,
         files: 0,
         bytes: report.bytes,
-        rolled_back: 0,
-        requests: client.stats(),
-        wall_seconds: started.elapsed().as_secs_f64(),
+        ..LoadSummary::new(p, Mode::Stdout, &client, opts, started)
     })
 }

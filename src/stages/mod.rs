@@ -2,12 +2,14 @@
 //! slow consumer slows its producers (backpressure), all sharing one LangSmith client.
 
 pub mod group;
+pub mod progress;
 pub mod rows;
 mod runner;
 
 use std::sync::Arc;
 
 pub use group::Group;
+pub use progress::Progress;
 pub use runner::{
     PlannedQuery, RunOptions, RunSummary, SinkTarget, StageReport, derive_select, plan_queries,
     run_pipeline,

@@ -30,6 +30,8 @@ pub struct RunOptions {
     pub sinks: HashMap<String, SinkTarget>,
     /// The load window, stamped into file metadata.
     pub window: Option<crate::load::Window>,
+    /// Live counters for the progress display.
+    pub progress: super::Progress,
 }
 
 /// A sink's local output for one run.
@@ -290,12 +292,14 @@ pub async fn run_pipeline(
                 };
                 let client = client.clone();
                 let report = report(0, 0);
+                let counter = opts.progress.stage(id, stage.kind());
                 tasks.spawn(async move {
                     let mut pages = client.query(query, split);
                     let mut n = 0u64;
                     while let Some(page) = pages.next().await {
                         let runs = page.with_context(|| format!("stage {:?}", report.id))?;
                         n += runs.len() as u64;
+                        counter.add_out(runs.len());
                         let records: Vec<Record> = runs
                             .into_iter()
                             .map(|run| Record { run, group: None })
@@ -312,6 +316,7 @@ pub async fn run_pipeline(
                 let expr = crate::filter::parse(&f.filter).expect("validated");
                 let mut inbox = inboxes.remove(id).expect("inbox");
                 let report = report(0, 0);
+                let counter = opts.progress.stage(id, stage.kind());
                 tasks.spawn(async move {
                     let (mut n_in, mut n_out) = (0, 0);
                     while let Some(msg) = inbox.recv().await {
@@ -323,6 +328,8 @@ pub async fn run_pipeline(
                                 .cloned()
                                 .collect();
                             n_out += kept.len() as u64;
+                            counter.add_in(records.len());
+                            counter.add_out(kept.len());
                             send(&outputs, Msg::Runs(Arc::new(kept))).await?;
                         }
                     }
@@ -341,6 +348,7 @@ pub async fn run_pipeline(
                     .collect();
                 let mut inbox = inboxes.remove(id).expect("inbox");
                 let report = report(0, 0);
+                let counter = opts.progress.stage(id, stage.kind());
                 tasks.spawn(async move {
                     let mut groups: IndexMap<String, Group> = IndexMap::new();
                     let mut n_in = 0;
@@ -361,6 +369,8 @@ pub async fn run_pipeline(
                             });
                             group.add(&r.run, &aggregates);
                         }
+                        counter.add_in(records.len());
+                        counter.add_out(new.len());
                         if !new.is_empty() {
                             send(&outputs, Msg::TracesSeen(Arc::new(new))).await?;
                         }
@@ -394,8 +404,9 @@ pub async fn run_pipeline(
                 let inbox = inboxes.remove(id).expect("inbox");
                 let client = client.clone();
                 let report = report(0, 0);
+                let counter = opts.progress.stage(id, stage.kind());
                 tasks.spawn(async move {
-                    super::runner::fetch_roots(client, base, batch, inbox, outputs, report).await
+                    fetch_roots(client, base, batch, inbox, outputs, report, counter).await
                 });
             }
             StageConfig::Flatten(f) => {
@@ -403,6 +414,7 @@ pub async fn run_pipeline(
                 let batch_rows = f.batch_rows.unwrap_or(8192).max(1);
                 let mut inbox = inboxes.remove(id).expect("inbox");
                 let report = report(0, 0);
+                let counter = opts.progress.stage(id, stage.kind());
                 tasks.spawn(async move {
                     let mut table = TableBuilder::with_columns(spec.column_kinds());
                     let mut starts: Vec<Option<i64>> = Vec::with_capacity(batch_rows);
@@ -410,6 +422,8 @@ pub async fn run_pipeline(
                     while let Some(msg) = inbox.recv().await {
                         n_in += msg.len() as u64;
                         let Msg::Runs(records) = msg else { continue };
+                        counter.add_in(records.len());
+                        counter.add_out(records.len());
                         for r in records.iter() {
                             let cells = spec.cells(r);
                             bytes += cells.iter().map(|(_, c)| c.approx_bytes()).sum::<usize>();
@@ -440,8 +454,9 @@ pub async fn run_pipeline(
     for (id, sink) in &p.sinks {
         let inbox = inboxes.remove(id).expect("inbox");
         let options = sink_options(id, sink, opts, &metadata)?;
+        let counter = opts.progress.stage(id, "sink");
         let id = id.clone();
-        sink_tasks.spawn_blocking(move || run_sink(id, options, inbox));
+        sink_tasks.spawn_blocking(move || run_sink(id, options, inbox, counter));
     }
     drop(senders);
 
@@ -553,10 +568,13 @@ fn run_sink(
     id: String,
     options: SinkOptions,
     mut inbox: mpsc::Receiver<Msg>,
+    counter: Arc<super::progress::StageCounter>,
 ) -> anyhow::Result<(String, SinkReport)> {
     let mut sink = Sink::new(options)?;
     let spec = RowSpec::default_spec();
     while let Some(msg) = inbox.blocking_recv() {
+        counter.add_in(msg.len());
+        counter.add_out(msg.len());
         match msg {
             Msg::Rows(rows) => sink.write(&rows.batch, &rows.start_times)?,
             Msg::Runs(records) => {
@@ -584,6 +602,7 @@ pub(super) async fn fetch_roots(
     mut inbox: mpsc::Receiver<Msg>,
     outputs: Outputs,
     report: StageReport,
+    counter: Arc<super::progress::StageCounter>,
 ) -> anyhow::Result<StageReport> {
     use std::io::{BufRead, Seek, Write};
     let mut pending: Vec<String> = Vec::new();
@@ -610,6 +629,7 @@ pub(super) async fn fetch_roots(
             });
         };
     let mut write_roots = |roots: Vec<crate::model::Run>| -> anyhow::Result<()> {
+        counter.add_out(roots.len());
         for root in roots {
             serde_json::to_writer(&mut spill, &root)?;
             spill.write_all(b"\n")?;
@@ -628,6 +648,7 @@ pub(super) async fn fetch_roots(
                     continue;
                 };
                 n_in += msg.len() as u64;
+                counter.add_in(msg.len());
                 let ids: Vec<String> = match msg {
                     Msg::TracesSeen(ids) => ids.iter().cloned().collect(),
                     Msg::Runs(records) => records.iter().map(|r| r.run.trace_id.value().cloned().unwrap_or_else(|| r.run.id.clone())).collect(),

@@ -142,3 +142,48 @@ pub fn dataset_rows(root: &Path) -> Vec<String> {
     rows.sort();
     rows
 }
+
+/// An emulator on its own runtime thread, for tests that drive the binary.
+pub struct Served {
+    pub url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+pub fn serve(projects: &[(&str, &Path)], config: EmulatorConfig) -> Served {
+    let projects: Vec<(String, PathBuf)> = projects
+        .iter()
+        .map(|(n, p)| (n.to_string(), p.to_path_buf()))
+        .collect();
+    let (url_tx, url_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async move {
+            let refs: Vec<(&str, &Path)> = projects
+                .iter()
+                .map(|(n, p)| (n.as_str(), p.as_path()))
+                .collect();
+            let emu = start(&refs, config).await;
+            url_tx.send(emu.url()).unwrap();
+            let _ = stop_rx.await;
+            emu.shutdown().await;
+        });
+    });
+    Served {
+        url: url_rx.recv().unwrap(),
+        stop: Some(stop_tx),
+        thread: Some(thread),
+    }
+}
