@@ -341,13 +341,31 @@ fn reference_rows(url: &str, args: &[&str], dir: &Path) -> (Vec<String>, f64) {
     (dataset_rows(&out), started.elapsed().as_secs_f64())
 }
 
-/// Every data file a reader sees must be a complete Parquet file.
-fn assert_visible_files_complete(root: &Path) {
+/// Every data file a reader sees must be a complete Parquet file of a committed window, or
+/// of a publish whose journal the next run rolls back (a kill between its renames).
+fn assert_visible_files_complete_and_accounted_for(root: &Path, bookkeeping: &Path) {
+    let mut accounted = HashSet::new();
+    for kind in ["windows", "journal"] {
+        for f in data_files(&bookkeeping.join(kind), "json") {
+            let doc: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
+            for file in doc["files"].as_array().unwrap() {
+                // Manifests list {path, rows, bytes}; journals list paths.
+                let path = file["path"].as_str().or(file.as_str()).unwrap();
+                accounted.insert(root.join(path));
+            }
+        }
+    }
     for f in data_files(root, "parquet") {
         parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
             std::fs::File::open(&f).unwrap(),
         )
         .unwrap_or_else(|e| panic!("a reader saw a partial file {}: {e}", f.display()));
+        assert!(
+            accounted.contains(&f),
+            "{} is visible but neither committed nor journaled",
+            f.display()
+        );
     }
 }
 
@@ -427,7 +445,10 @@ fn sigkill_at_random_points_then_resume_gives_the_uninterrupted_dataset() {
             assert_eq!(dataset_rows(&out), want);
             std::fs::remove_dir_all(&out).unwrap();
         }
-        assert_visible_files_complete(&out);
+        assert_visible_files_complete_and_accounted_for(
+            &out,
+            &out.join("_runlake/tool_usage/tool_usage"),
+        );
     }
     // The resumed run skips the windows committed before the kills.
     let (_, summary) = ok(runlake(&emu.url, "tool_usage.toml", &full));
@@ -497,6 +518,8 @@ fn arrow_ipc_on_stdout_reads_in_polars() {
 struct S3Server {
     child: std::process::Child,
     endpoint: String,
+    /// moto's request log.
+    log: tempfile::NamedTempFile,
 }
 
 impl Drop for S3Server {
@@ -517,10 +540,13 @@ fn s3_server() -> S3Server {
         .local_addr()
         .unwrap()
         .port();
+    let log = tempfile::NamedTempFile::new().unwrap();
     let child = Command::new(bin)
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        // Small parts, so that test-sized files go through multipart upload.
+        .env("S3_UPLOAD_PART_MIN_SIZE", "4096")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log.reopen().unwrap())
         .spawn()
         .unwrap();
     let endpoint = format!("http://127.0.0.1:{port}");
@@ -529,7 +555,11 @@ fn s3_server() -> S3Server {
         assert!(Instant::now() < deadline, "moto_server did not start");
         std::thread::sleep(Duration::from_millis(100));
     }
-    S3Server { child, endpoint }
+    S3Server {
+        child,
+        endpoint,
+        log,
+    }
 }
 
 fn with_s3_env(mut c: Command, endpoint: &str) -> Command {
@@ -537,7 +567,8 @@ fn with_s3_env(mut c: Command, endpoint: &str) -> Command {
         .env("AWS_ALLOW_HTTP", "true")
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1");
+        .env("AWS_REGION", "us-east-1")
+        .env("RUNLAKE_UPLOAD_PART_BYTES", "4096");
     c
 }
 
@@ -641,6 +672,13 @@ fn s3_round_trip_through_a_real_s3_server_including_a_killed_run() {
 
     let local = dir.path().join("downloaded");
     let keys = download(&s3.endpoint, "lake", "exports/tool_usage", &local);
+    // Files bigger than a part went up in parts (moto logs each request).
+    let log = std::fs::read_to_string(s3.log.path()).unwrap();
+    let parts = log.lines().filter(|l| l.contains("partNumber=2")).count();
+    assert!(
+        log.contains("?uploads") && parts > 0,
+        "no multipart upload in moto's log"
+    );
     assert!(
         keys.iter().all(|k| !k.starts_with("_staging")),
         "staging objects left: {keys:?}"

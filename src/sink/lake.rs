@@ -14,8 +14,15 @@ use futures::TryStreamExt;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
 
-/// Bytes per multipart upload part (S3 requires at least 5 MiB except for the last).
-const PART_BYTES: usize = 8 * 1024 * 1024;
+/// Bytes per multipart upload part; files up to one part are sent in one PUT. S3 needs at
+/// least 5 MiB per part except the last; `RUNLAKE_UPLOAD_PART_BYTES` tunes it (e.g. for
+/// S3-compatible servers with other limits).
+fn part_bytes() -> usize {
+    std::env::var("RUNLAKE_UPLOAD_PART_BYTES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(8 * 1024 * 1024)
+}
 
 #[derive(Debug, Clone)]
 pub enum Lake {
@@ -202,7 +209,7 @@ impl Lake {
             .await
             .with_context(|| format!("cannot read {}", local.display()))?;
         let mut writer =
-            object_store::buffered::BufWriter::with_capacity(store.clone(), path, PART_BYTES);
+            object_store::buffered::BufWriter::with_capacity(store.clone(), path, part_bytes());
         let copied = tokio::io::copy(&mut file, &mut writer).await;
         match copied {
             Ok(_) => {
