@@ -3,6 +3,7 @@
 
 mod error;
 mod interpolate;
+pub mod keys;
 mod load;
 mod model;
 pub mod paths;
