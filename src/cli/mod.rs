@@ -6,6 +6,7 @@ mod generate;
 mod plan;
 mod quickstart;
 pub mod run;
+mod schema;
 mod validate;
 
 use std::process::ExitCode;
@@ -42,6 +43,8 @@ enum Command {
     Convert(convert::ConvertArgs),
     /// Run the tool_usage pipeline on the bundled sample through a built-in emulator.
     Quickstart(quickstart::QuickstartArgs),
+    /// Print the JSON Schema of pipeline files (for editor completion).
+    Schema(schema::SchemaArgs),
 }
 
 /// Exit codes, documented in the README.
@@ -91,6 +94,7 @@ pub fn main() -> ExitCode {
         Command::Plan(args) => plan::run(args),
         Command::Quickstart(args) => quickstart::run(args),
         Command::Convert(args) => convert::run(args),
+        Command::Schema(args) => schema::run(args),
     };
     match result {
         Ok(()) => ExitCode::from(exit::OK),

@@ -7,6 +7,7 @@ pub mod keys;
 mod load;
 mod model;
 pub mod paths;
+pub mod schema;
 pub mod window;
 
 pub use error::{ConfigError, ConfigErrors};
