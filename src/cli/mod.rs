@@ -15,7 +15,7 @@ use clap::{ArgAction, Parser, Subcommand};
 
 /// Export LangSmith traces into Parquet and Arrow files.
 #[derive(Debug, Parser)]
-#[command(name = "runlake", version, about, long_about = None)]
+#[command(name = "runlake", version, about, long_about = None, after_help = AFTER_HELP)]
 pub struct Cli {
     /// More log output (-v: debug, -vv: trace). RUST_LOG overrides.
     #[arg(short, long, action = ArgAction::Count, global = true)]
@@ -26,6 +26,18 @@ pub struct Cli {
     #[command(subcommand)]
     command: Command,
 }
+
+const AFTER_HELP: &str = "\
+Environment:
+  LANGSMITH_API_KEY       API key (required by run; never put it in a pipeline file)
+  LANGSMITH_ENDPOINT      API URL (default https://api.smith.langchain.com; EU or self-hosted)
+  LANGSMITH_WORKSPACE_ID  workspace id, for org-scoped keys
+  LANGSMITH_PROJECT       project, when the pipeline and --project name none
+  RUNLAKE_DEFAULTS        shared [source] defaults file (default config/defaults.toml)
+  RUST_LOG                log filter, overriding -v / -q
+
+Exit codes: 0 ok, 1 other failure (I/O, output), 2 bad pipeline, command line or project,
+3 authentication or permission refused (401/403), 4 LangSmith kept failing after retries.";
 
 #[derive(Debug, Subcommand)]
 enum Command {
