@@ -68,7 +68,7 @@ fn errors_name_file_line_column_and_key() {
     let e = errors_of(&GOOD.replace(r#"inputs = ["q"]"#, r#"inputs = ["qq"]"#));
     assert!(
         e.iter().any(|m| m.starts_with(
-            "p.toml:11:11: sinks.out.inputs: unknown input \"qq\"; defined stages: q"
+            "p.toml:11:11: sinks.out.inputs: unknown input \"qq\" (did you mean \"q\"?); an input must be a stage of this file: q"
         )),
         "{e:?}"
     );

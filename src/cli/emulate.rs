@@ -35,22 +35,23 @@ pub struct EmulateArgs {
     /// Which query backends /info advertises; `smithdb` makes v1 /runs/query answer 501.
     #[arg(long, value_enum, default_value_t = QueryBackend::ClickHouse)]
     backend: QueryBackend,
-    /// Seed for fault injection.
-    #[arg(long, default_value_t = 0)]
+    /// Seed for fault injection: the same seed injects the same faults into the same requests.
+    #[arg(long, value_name = "SEED", default_value_t = 0)]
     fault_seed: u64,
     /// Fraction of requests answered 500/502/503.
-    #[arg(long, default_value_t = 0.0, value_parser = fraction)]
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.0, value_parser = fraction)]
     fault_5xx: f64,
     /// Fraction of requests answered slowly (see --fault-slow-ms).
-    #[arg(long, default_value_t = 0.0, value_parser = fraction)]
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.0, value_parser = fraction)]
     fault_slow: f64,
-    #[arg(long, default_value_t = 2000)]
+    /// Delay of a slow answer, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
     fault_slow_ms: u64,
     /// Fraction of requests whose connection is dropped without an answer.
-    #[arg(long, default_value_t = 0.0, value_parser = fraction)]
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.0, value_parser = fraction)]
     fault_drop: f64,
     /// Fraction of answers truncated halfway through the body.
-    #[arg(long, default_value_t = 0.0, value_parser = fraction)]
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.0, value_parser = fraction)]
     fault_truncate: f64,
 }
 

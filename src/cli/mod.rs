@@ -7,6 +7,7 @@ mod plan;
 pub mod progress;
 mod quickstart;
 pub mod run;
+mod schema;
 mod validate;
 
 use std::process::ExitCode;
@@ -15,7 +16,7 @@ use clap::{ArgAction, Parser, Subcommand};
 
 /// Export LangSmith traces into Parquet and Arrow files.
 #[derive(Debug, Parser)]
-#[command(name = "runlake", version, about, long_about = None)]
+#[command(name = "runlake", version, about, long_about = None, after_help = AFTER_HELP)]
 pub struct Cli {
     /// More log output (-v: debug, -vv: trace). RUST_LOG overrides.
     #[arg(short, long, action = ArgAction::Count, global = true)]
@@ -26,6 +27,18 @@ pub struct Cli {
     #[command(subcommand)]
     command: Command,
 }
+
+const AFTER_HELP: &str = "\
+Environment:
+  LANGSMITH_API_KEY       API key (required by run; never put it in a pipeline file)
+  LANGSMITH_ENDPOINT      API URL (default https://api.smith.langchain.com; EU or self-hosted)
+  LANGSMITH_WORKSPACE_ID  workspace id, for org-scoped keys
+  LANGSMITH_PROJECT       project, when the pipeline and --project name none
+  RUNLAKE_DEFAULTS        shared [source] defaults file (default config/defaults.toml)
+  RUST_LOG                log filter, overriding -v / -q
+
+Exit codes: 0 ok, 1 other failure (I/O, output), 2 bad pipeline, command line or project,
+3 authentication or permission refused (401/403), 4 LangSmith kept failing after retries.";
 
 #[derive(Debug, Subcommand)]
 enum Command {
@@ -43,6 +56,8 @@ enum Command {
     Convert(convert::ConvertArgs),
     /// Run the tool_usage pipeline on the bundled sample through a built-in emulator.
     Quickstart(quickstart::QuickstartArgs),
+    /// Print the JSON Schema of pipeline files (for editor completion).
+    Schema(schema::SchemaArgs),
 }
 
 /// Exit codes, documented in the README.
@@ -106,11 +121,21 @@ pub fn main() -> ExitCode {
         Command::Plan(args) => plan::run(args),
         Command::Quickstart(args) => quickstart::run(args),
         Command::Convert(args) => convert::run(args),
+        Command::Schema(args) => schema::run(args),
     };
     match result {
         Ok(()) => ExitCode::from(exit::OK),
         Err(err) => {
             eprintln!("error: {err:#}");
+            let disk_full = err.chain().any(|e| {
+                e.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::StorageFull)
+            });
+            if disk_full {
+                eprintln!(
+                    "hint: the disk is full: free space or write elsewhere (--output); nothing partial is published, and windows already committed are kept"
+                );
+            }
             ExitCode::from(exit_code(&err))
         }
     }

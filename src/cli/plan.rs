@@ -8,6 +8,7 @@ use crate::stages::{RunOptions, plan_queries};
 /// `runlake plan`: the stage graph (text, or DOT with --dot) and the queries it will issue.
 #[derive(Debug, Args)]
 pub struct PlanArgs {
+    /// The pipeline file (TOML).
     pub file: PathBuf,
     /// Print the graph in Graphviz DOT.
     #[arg(long)]

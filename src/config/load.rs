@@ -145,7 +145,12 @@ pub fn parse_with<'a>(
             other => errors.push(loc.at(
                 key.span().start,
                 other,
-                "unknown key; a pipeline file has name, description, [source], [load], [stages.<id>] and [sinks.<id>]",
+                format!(
+                    "unknown key{}; a pipeline file has name, description, [source], [load], [stages.<id>] and [sinks.<id>]",
+                    super::keys::closest(other, super::keys::TOP_LEVEL_KEYS.iter().copied())
+                        .map(|k| format!(" (did you mean {k:?}?)"))
+                        .unwrap_or_default()
+                ),
             )),
         }
     }
@@ -199,13 +204,29 @@ pub fn parse_with<'a>(
         }
         if let Some(sink) = typed::<SinkConfig>(value, &key, &loc, &mut errors) {
             if let Some(c) = &sink.compression
-                && !["zstd", "snappy", "none"].contains(&c.as_str())
+                && !COMPRESSIONS.contains(&c.as_str())
             {
                 errors.push(loc.at(
                     span_of(value, "compression").unwrap_or(*at),
                     format!("{key}.compression"),
                     format!("unknown compression {c:?}; expected zstd, snappy or none"),
                 ));
+            }
+            for (k, v) in [
+                ("row_group_rows", sink.row_group_rows.map(|n| n as u64)),
+                (
+                    "max_rows_per_file",
+                    sink.max_rows_per_file.map(|n| n as u64),
+                ),
+                ("max_file_mb", sink.max_file_mb),
+            ] {
+                if v == Some(0) {
+                    errors.push(loc.at(
+                        span_of(value, k).unwrap_or(*at),
+                        format!("{key}.{k}"),
+                        "must be at least 1",
+                    ));
+                }
             }
             for k in sink.partition_by.iter().flatten() {
                 if k.is_empty() || k.starts_with('_') || k.starts_with('.') {
@@ -279,7 +300,7 @@ fn typed<T: DeserializeOwned>(
         Ok(v) => Some(v),
         Err(e) => {
             let offset = e.span().map_or(value.span().start, |s| s.start);
-            let message = e.message().trim().replace('`', "\"");
+            let message = with_key_hint(e.message().trim()).replace('`', "\"");
             // Name the offending key when serde's message does not.
             let sub = key_at(table, offset)
                 .map(|k| format!("{key}.{k}"))
@@ -287,6 +308,25 @@ fn typed<T: DeserializeOwned>(
             errors.push(loc.at(offset, sub, message));
             None
         }
+    }
+}
+
+/// Adds a "did you mean" to serde's "unknown field `x`, expected one of `a`, `b`, …" (the
+/// candidates are the backquoted names after the first).
+fn with_key_hint(message: &str) -> String {
+    if !message.starts_with("unknown field") {
+        return message.to_string();
+    }
+    let quoted: Vec<&str> = message.split('`').skip(1).step_by(2).collect();
+    let Some((unknown, expected)) = quoted.split_first() else {
+        return message.to_string();
+    };
+    match super::keys::closest(unknown, expected.iter().copied()) {
+        Some(hint) => match message.split_once(", expected") {
+            Some((head, tail)) => format!("{head} (did you mean `{hint}`?); expected{tail}"),
+            None => format!("{message} (did you mean `{hint}`?)"),
+        },
+        None => message.to_string(),
     }
 }
 
@@ -366,16 +406,61 @@ fn inputs_with_spans(value: &Spanned<DeValue>) -> Vec<(String, usize)> {
     }
 }
 
-/// The start of the string value of `key`, plus one for its opening quote, so positions
-/// inside the string (filters) map to columns.
-fn string_start(value: &Spanned<DeValue>, key: &str, loc: &Locator) -> usize {
+/// The source offset of byte `offset` of the decoded text of the string value of `key`, so
+/// positions inside a string (filters) map to columns: literal strings ('…', '''…''') map
+/// one to one; escapes of basic strings ("…", """…""") are stepped over.
+fn string_offset(value: &Spanned<DeValue>, key: &str, loc: &Locator, offset: usize) -> usize {
     let start = span_of(value, key).unwrap_or(value.span().start);
     let rest = &loc.src[start..];
-    if rest.starts_with("'''") || rest.starts_with("\"\"\"") {
-        start + 3
-    } else {
-        start + 1
+    let multiline = rest.starts_with("'''") || rest.starts_with("\"\"\"");
+    let basic = rest.starts_with('"');
+    let mut body = start + if multiline { 3 } else { 1 };
+    if multiline {
+        // A newline right after the opening delimiter is not part of the string.
+        let after = &loc.src[body..];
+        body += if after.starts_with("\r\n") {
+            2
+        } else {
+            usize::from(after.starts_with('\n'))
+        };
     }
+    if !basic {
+        return body + offset;
+    }
+    let raw = &loc.src[body..];
+    let mut decoded = 0;
+    let mut chars = raw.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if decoded >= offset {
+            return body + i;
+        }
+        if c != '\\' {
+            decoded += c.len_utf8();
+            continue;
+        }
+        let Some((_, escape)) = chars.next() else {
+            break;
+        };
+        decoded += match escape {
+            'u' | 'U' => {
+                let digits = if escape == 'u' { 4 } else { 8 };
+                let hex: String = (0..digits)
+                    .filter_map(|_| chars.next().map(|(_, c)| c))
+                    .collect();
+                u32::from_str_radix(&hex, 16)
+                    .ok()
+                    .and_then(char::from_u32)
+                    .map_or(1, char::len_utf8)
+            }
+            // A line-ending backslash drops the whitespace up to the next visible character.
+            ' ' | '\t' | '\r' | '\n' => {
+                while chars.next_if(|(_, c)| c.is_whitespace()).is_some() {}
+                0
+            }
+            _ => 1,
+        };
+    }
+    body + offset
 }
 
 fn check_filter(
@@ -389,7 +474,7 @@ fn check_filter(
     if let Some(text) = text
         && let Err(e) = crate::filter::parse(text)
     {
-        let at = string_start(value, field, loc) + e.offset;
+        let at = string_offset(value, field, loc, e.offset);
         errors.push(loc.at(
             at,
             format!("{key}.{field}"),
@@ -492,6 +577,13 @@ fn check_stage(
             }
         }
         StageConfig::Flatten(f) => {
+            if f.batch_rows == Some(0) {
+                errors.push(loc.at(
+                    at("batch_rows"),
+                    format!("{key}.batch_rows"),
+                    "must be at least 1",
+                ));
+            }
             for c in &f.columns {
                 if let Err(e) = paths::ColumnSource::parse(&c.from) {
                     errors.push(loc.at(at("columns"), format!("{key}.columns.{}", c.name), e));
@@ -541,7 +633,10 @@ fn check_graph(
     loc: &Locator,
     errors: &mut Vec<ConfigError>,
 ) {
-    let known: Vec<&str> = stages.keys().map(String::as_str).collect();
+    // Declared stages, including those whose table had errors (reported already): an input
+    // naming one of them is not reported again.
+    let mut known: Vec<&str> = spans.keys().map(String::as_str).collect();
+    known.sort_by_key(|id| spans[*id]);
     let mut edges: Vec<(&str, &str, &str)> = Vec::new(); // (consumer kind, consumer id, producer id)
     for (id, stage) in stages {
         if stage.inputs().is_empty() && !matches!(stage, StageConfig::QueryRuns(_)) {
@@ -588,13 +683,17 @@ fn check_graph(
                 key,
                 format!("{input:?} is a sink; sinks cannot feed other components"),
             )),
+            None if known.contains(input) => {} // its own errors say why
             None => errors.push(loc.at(
                 at,
                 key,
                 format!(
-                    "unknown input {input:?}; defined stages: {}",
+                    "unknown input {input:?}{}; an input must be a stage of this file: {}",
+                    super::keys::closest(input, known.iter().copied())
+                        .map(|k| format!(" (did you mean {k:?}?)"))
+                        .unwrap_or_default(),
                     if known.is_empty() {
-                        "none".into()
+                        "none defined yet (add a [stages.<id>] table)".into()
                     } else {
                         known.join(", ")
                     }
@@ -662,7 +761,10 @@ fn check_graph(
             errors.push(loc.at(
                 spans[first],
                 format!("stages.{first}"),
-                format!("cycle: {}", cycle.join(" → ")),
+                format!(
+                    "cycle: {}; a stage cannot consume its own output, remove one of these inputs",
+                    cycle.join(" → ")
+                ),
             ));
             break;
         }

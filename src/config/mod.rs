@@ -3,9 +3,11 @@
 
 mod error;
 mod interpolate;
+pub mod keys;
 mod load;
 mod model;
 pub mod paths;
+pub mod schema;
 pub mod window;
 
 pub use error::{ConfigError, ConfigErrors};

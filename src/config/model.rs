@@ -204,6 +204,8 @@ pub const STAGE_TYPES: &[&str] = &[
     "filter",
 ];
 pub const SINK_TYPES: &[&str] = &["parquet", "arrow_ipc"];
+/// Values of a sink's `compression`.
+pub const COMPRESSIONS: &[&str] = &["zstd", "snappy", "none"];
 
 impl StageConfig {
     pub fn inputs(&self) -> &[String] {

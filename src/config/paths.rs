@@ -12,7 +12,7 @@ use crate::model::{Maybe, Run};
 pub use crate::langsmith::fields::V1_SELECTABLE as SELECTABLE;
 
 /// Values computed from other fields.
-const DERIVED: &[&str] = &["latency", "is_root", "metadata"];
+pub const DERIVED: &[&str] = &["latency", "is_root", "metadata"];
 
 /// A field of a run, optionally followed by a path into its JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -197,6 +197,9 @@ impl ColumnSource {
     }
 }
 
+/// The statistics of `feedback_stats` that `expand` can spread (`stat`; `avg` by default).
+pub const FEEDBACK_STATS: &[&str] = &["avg", "n", "stdev", "min", "max"];
+
 /// What `expand` spreads into `prefix + key` columns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExpandSource {
@@ -214,7 +217,7 @@ impl ExpandSource {
             "group" => Ok(ExpandSource::Group),
             "feedback_stats" => {
                 let stat = stat.unwrap_or("avg");
-                if !["avg", "n", "stdev", "min", "max"].contains(&stat) {
+                if !FEEDBACK_STATS.contains(&stat) {
                     return Err(format!(
                         "unknown feedback statistic {stat:?}; expected avg, n, stdev, min or max"
                     ));

@@ -3,7 +3,10 @@ use std::time::Duration;
 /// What can go wrong talking to LangSmith. Messages say what to fix; none contains the key.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("no LangSmith API key: set LANGSMITH_API_KEY (or api_key in the pipeline's [source])")]
+    #[error(
+        "no LangSmith API key: set LANGSMITH_API_KEY to a key from LangSmith's Settings → API Keys \
+         (or api_key = \"${{MY_VAR}}\" in the pipeline's [source]; never the key itself)"
+    )]
     MissingApiKey,
 
     #[error(
@@ -19,12 +22,14 @@ pub enum ClientError {
     WorkspaceRequired { endpoint: String },
 
     #[error(
-        "LangSmith at {endpoint} refused access (403 Forbidden): {detail}. Check the key's workspace and permissions"
+        "LangSmith at {endpoint} refused access (403 Forbidden): {detail}. Check that LANGSMITH_WORKSPACE_ID \
+         names a workspace this key belongs to and that the key may read its projects"
     )]
     Forbidden { endpoint: String, detail: String },
 
     #[error(
-        "project {name:?} not found at {endpoint}: check the project name (it is case-sensitive) and that the key's workspace holds it"
+        "project {name:?} not found at {endpoint}: check the name (it is case-sensitive; set it with --project, \
+         LANGSMITH_PROJECT or [source].project) and that the key's workspace (LANGSMITH_WORKSPACE_ID) holds it"
     )]
     ProjectNotFound { name: String, endpoint: String },
 

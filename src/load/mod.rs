@@ -239,6 +239,16 @@ pub async fn run(p: &Pipeline, client: Client, opts: &LoadOptions) -> anyhow::Re
     };
     let mut rolled_back = 0;
     for t in &mut targets {
+        // Fail before any request when the output cannot be written at all.
+        if let Lake::Local { root } = &t.lake {
+            std::fs::create_dir_all(root).with_context(|| {
+                format!(
+                    "cannot create output directory {}: --output (or [sinks.{}] path) must be a directory runlake can create and write",
+                    root.display(),
+                    t.id
+                )
+            })?;
+        }
         if mode != Mode::Window {
             // One incremental or backfill runner per pipeline and output: whatever a killed
             // run left is stale. (Parallel shards use --window and recover only their own.)
@@ -474,6 +484,11 @@ async fn run_to_stdout(
     let summary = run_pipeline(p, client.clone(), &run).await?;
     opts.progress.window_done();
     let report = &summary.sinks[&id];
+    // Arrow wraps I/O errors with their own text; report the I/O error once.
+    let io = |e: arrow::error::ArrowError| match e {
+        arrow::error::ArrowError::IoError(_, io) => anyhow::Error::new(io),
+        other => anyhow::Error::new(other),
+    };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut writer: Option<arrow::ipc::writer::StreamWriter<_>> = None;
@@ -481,17 +496,25 @@ async fn run_to_stdout(
         let file = std::fs::File::open(temp.path().join(&f.path))?;
         let reader = arrow::ipc::reader::FileReader::try_new(std::io::BufReader::new(file), None)?;
         if writer.is_none() {
-            writer = Some(arrow::ipc::writer::StreamWriter::try_new(
-                &mut out,
-                &reader.schema(),
-            )?);
+            writer = Some(
+                arrow::ipc::writer::StreamWriter::try_new(&mut out, &reader.schema())
+                    .map_err(io)
+                    .context("cannot write the Arrow stream to stdout")?,
+            );
         }
         for batch in reader {
-            writer.as_mut().expect("opened").write(&batch?)?;
+            writer
+                .as_mut()
+                .expect("opened")
+                .write(&batch?)
+                .map_err(io)
+                .context("cannot write the Arrow stream to stdout")?;
         }
     }
     if let Some(mut w) = writer {
-        w.finish().context("cannot write to stdout")?;
+        w.finish()
+            .map_err(io)
+            .context("cannot write the Arrow stream to stdout")?;
     }
     out.flush().context("cannot write to stdout")?;
     Ok(LoadSummary {

@@ -338,3 +338,35 @@ fn list_local(root: &Path, dir: &Path, out: &mut Vec<String>) -> anyhow::Result<
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_pick_the_store_and_keep_secrets_out_of_names() {
+        crate::ensure_crypto_provider();
+        assert!(
+            matches!(Lake::open("out/x").unwrap(), Lake::Local { root } if root == Path::new("out/x"))
+        );
+        assert!(
+            matches!(Lake::open("file:///tmp/lake").unwrap(), Lake::Local { root } if root == Path::new("/tmp/lake"))
+        );
+        let s3 = Lake::open("s3://bucket/some/prefix/").unwrap();
+        assert_eq!(s3.describe(), "s3://bucket/some/prefix/");
+        assert_eq!(
+            s3.display("date=x/f.parquet"),
+            "s3://bucket/some/prefix/date=x/f.parquet"
+        );
+        let Lake::Remote { prefix, .. } = &s3 else {
+            panic!("remote")
+        };
+        assert_eq!(prefix, "some/prefix");
+        assert!(Lake::open("gs://bucket/p").is_ok());
+        let e = Lake::open("ftp://host/x").unwrap_err().to_string();
+        assert!(
+            e.contains("unsupported scheme") && e.contains("s3://"),
+            "{e}"
+        );
+    }
+}

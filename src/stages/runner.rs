@@ -215,11 +215,14 @@ pub fn derive_select(p: &Pipeline, id: &str, base: &[&'static str]) -> Vec<Strin
 
 type Outputs = Vec<mpsc::Sender<Msg>>;
 
+/// A consumer went away: its own error is the one to report.
+#[derive(Debug, thiserror::Error)]
+#[error("a downstream component stopped")]
+struct DownstreamStopped;
+
 async fn send(outputs: &Outputs, msg: Msg) -> anyhow::Result<()> {
     for tx in outputs {
-        tx.send(msg.clone())
-            .await
-            .map_err(|_| anyhow::anyhow!("a downstream component stopped"))?;
+        tx.send(msg.clone()).await.map_err(|_| DownstreamStopped)?;
     }
     Ok(())
 }
@@ -461,9 +464,13 @@ pub async fn run_pipeline(
     drop(senders);
 
     let mut stages = Vec::new();
+    // A stage that failed because its consumer stopped is only a symptom: keep going until
+    // the consumer's own error (often a sink's: unwritable output, full disk) is known.
+    let mut symptom = None;
     while let Some(done) = tasks.join_next().await {
         match done.context("a stage panicked")? {
             Ok(report) => stages.push(report),
+            Err(e) if e.downcast_ref::<DownstreamStopped>().is_some() => symptom = Some(e),
             Err(e) => {
                 tasks.abort_all();
                 sink_tasks.abort_all();
@@ -475,6 +482,9 @@ pub async fn run_pipeline(
     while let Some(done) = sink_tasks.join_next().await {
         let (id, report) = done.context("a sink panicked")??;
         sinks.insert(id, report);
+    }
+    if let Some(e) = symptom {
+        return Err(e);
     }
     stages.sort_by_key(|s| p.stages.get_index_of(&s.id));
     sinks.sort_by_key(|k, _| p.sinks.get_index_of(k));
@@ -570,6 +580,17 @@ fn run_sink(
     mut inbox: mpsc::Receiver<Msg>,
     counter: Arc<super::progress::StageCounter>,
 ) -> anyhow::Result<(String, SinkReport)> {
+    let context = format!("sink {id:?}");
+    write_sink(options, &mut inbox, &counter)
+        .context(context)
+        .map(|report| (id, report))
+}
+
+fn write_sink(
+    options: SinkOptions,
+    inbox: &mut mpsc::Receiver<Msg>,
+    counter: &super::progress::StageCounter,
+) -> anyhow::Result<SinkReport> {
     let mut sink = Sink::new(options)?;
     let spec = RowSpec::default_spec();
     while let Some(msg) = inbox.blocking_recv() {
@@ -589,7 +610,7 @@ fn run_sink(
             Msg::TracesSeen(_) | Msg::Groups(_) => {}
         }
     }
-    Ok((id, sink.finish()?))
+    sink.finish()
 }
 
 /// `fetch_roots`: batches trace ids as they are first seen and fetches their roots while the
