@@ -11,3 +11,5 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --locked --no-fail-fast
 fi
+# The README's main command, exactly as a new user runs it on a fresh clone.
+cargo run --locked -- quickstart

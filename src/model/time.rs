@@ -22,6 +22,9 @@ impl Timestamp {
 /// with or without fractional seconds and with `T` or a space between date and time.
 pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
     let s = s.trim();
+    if let Some(t) = parse_iso_fast(s.as_bytes()) {
+        return Some(t);
+    }
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.with_timezone(&Utc));
     }
@@ -49,9 +52,63 @@ pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.and_utc())
 }
 
+/// The shapes LangSmith sends, `YYYY-MM-DDTHH:MM:SS[.f{1,9}][Z|±HH:MM]`, without chrono's
+/// format-string machinery (which costs several parse attempts per timestamp; runs carry
+/// several timestamps each). Anything else returns `None` and takes the general path.
+fn parse_iso_fast(b: &[u8]) -> Option<DateTime<Utc>> {
+    fn num(b: &[u8]) -> Option<u32> {
+        b.iter().try_fold(0u32, |n, c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    }
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let date =
+        chrono::NaiveDate::from_ymd_opt(num(&b[0..4])? as i32, num(&b[5..7])?, num(&b[8..10])?)?;
+    let (h, m, sec) = (num(&b[11..13])?, num(&b[14..16])?, num(&b[17..19])?);
+    let mut rest = &b[19..];
+    let mut nanos = 0u32;
+    if let Some((b'.', frac)) = rest.split_first() {
+        let digits = frac.iter().take_while(|c| c.is_ascii_digit()).count();
+        if digits == 0 || digits > 9 {
+            return None;
+        }
+        nanos = num(&frac[..digits])? * 10u32.pow(9 - digits as u32);
+        rest = &frac[digits..];
+    }
+    let offset_secs: i64 = match rest {
+        [] | [b'Z'] | [b'z'] => 0,
+        [sign @ (b'+' | b'-'), hh1, hh2, b':', mm1, mm2] => {
+            let v = i64::from(num(&[*hh1, *hh2])? * 3600 + num(&[*mm1, *mm2])? * 60);
+            if *sign == b'-' { -v } else { v }
+        }
+        _ => return None,
+    };
+    let time = chrono::NaiveTime::from_hms_nano_opt(h, m, sec, nanos)?;
+    let utc = date.and_time(time).and_utc() - chrono::TimeDelta::seconds(offset_secs);
+    Some(utc)
+}
+
 /// LangSmith v1's wire format: naive UTC with exactly six fractional digits.
 pub fn format_naive_micros(t: &DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
+    use chrono::{Datelike, Timelike};
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.timestamp_subsec_micros()
+    )
 }
 
 impl std::str::FromStr for Timestamp {
@@ -79,6 +136,44 @@ impl Serialize for Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fast_path_agrees_with_chrono() {
+        for s in [
+            "2026-01-05T16:46:01.068924",
+            "2026-01-05T16:46:01",
+            "2026-01-05T16:46:01.5Z",
+            "2026-01-05T16:46:01.068924+02:00",
+            "2026-01-05T16:46:01.123456789-05:30",
+            "1999-12-31T23:59:59.999999Z",
+        ] {
+            let fast = parse_iso_fast(s.as_bytes()).unwrap();
+            let slow = DateTime::parse_from_rfc3339(s)
+                .map(|t| t.with_timezone(&Utc))
+                .or_else(|_| {
+                    NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").map(|t| t.and_utc())
+                })
+                .unwrap();
+            assert_eq!(fast, slow, "{s}");
+            assert_eq!(
+                format_naive_micros(&fast),
+                fast.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
+            );
+        }
+        for bad in [
+            "2026-13-05T16:46:01",
+            "2026-01-05T25:00:00",
+            "2026-01-05 16:46:01",
+            "2026-01-05T16:46:01.",
+            "2026-01-05T16:46:01+0200",
+        ] {
+            assert!(parse_iso_fast(bad.as_bytes()).is_none(), "{bad}");
+        }
+        assert!(
+            parse_timestamp("2026-01-05 16:46:01").is_some(),
+            "other shapes still parse"
+        );
+    }
 
     #[test]
     fn parses_every_shape_langsmith_sends() {

@@ -129,8 +129,14 @@ pub fn split(
             .iter()
             .map(|k| {
                 let raw = match k {
-                    PartitionKey::Date => start.map(|t| t.format("%Y-%m-%d").to_string()),
-                    PartitionKey::Hour => start.map(|t| t.format("%H").to_string()),
+                    PartitionKey::Date => start.map(|t| {
+                        use chrono::Datelike;
+                        format!("{:04}-{:02}-{:02}", t.year(), t.month(), t.day())
+                    }),
+                    PartitionKey::Hour => start.map(|t| {
+                        use chrono::Timelike;
+                        format!("{:02}", t.hour())
+                    }),
                     PartitionKey::Column(_) => column.next().expect("one per key").1[row].clone(),
                 };
                 (k.name().to_string(), escape_value(raw.as_deref()))
@@ -150,8 +156,11 @@ pub fn split(
     groups
         .into_iter()
         .map(|(values, rows)| {
-            let batch = if rows.len() == projected.num_rows() {
-                projected.clone()
+            let (first, last) = (rows[0] as usize, rows[rows.len() - 1] as usize);
+            let batch = if last - first + 1 == rows.len() {
+                // Runs arrive ordered by start time, so a partition's rows are usually one
+                // contiguous range: a zero-copy slice instead of copying every column.
+                projected.slice(first, rows.len())
             } else {
                 let indices = UInt32Array::from(rows);
                 let arrays: Vec<ArrayRef> = projected
