@@ -159,3 +159,49 @@ fn plain_progress_lines_when_not_a_terminal_and_none_with_quiet() {
     let quiet = run(true);
     assert!(!quiet.contains("progress:"), "{quiet}");
 }
+
+#[test]
+fn sigterm_stops_with_exit_130_and_keeps_committed_windows() {
+    let dir = tempfile::tempdir().unwrap();
+    let (emu, sample) = slow_emulator(dir.path());
+    let out = dir.path().join("out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_runlake"))
+        .arg("run")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/tool_usage.toml"))
+        .args(["--project", "proj", "--output"])
+        .arg(&out)
+        .args([
+            "--since",
+            &(sample.end - chrono::TimeDelta::days(6)).to_rfc3339(),
+        ])
+        .args(["--until", &sample.end.to_rfc3339()])
+        .args([
+            "--set",
+            "load.window=1d",
+            "--set",
+            "source.v1_requests_per_10s=100000",
+        ])
+        .env("LANGSMITH_ENDPOINT", &emu.url)
+        .env("LANGSMITH_API_KEY", "k")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until a window is committed, then ask it to stop as a scheduler would.
+    let manifests = out.join("_runlake/tool_usage/tool_usage/windows");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while common::data_files(&manifests, "json").is_empty() {
+        assert!(Instant::now() < deadline, "no window committed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let result = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted by SIGTERM"), "{stderr}");
+    assert!(!common::data_files(&manifests, "json").is_empty());
+    assert!(!common::data_files(&out, "parquet").is_empty());
+}
