@@ -165,7 +165,7 @@ fn sigterm_stops_with_exit_130_and_keeps_committed_windows() {
     let dir = tempfile::tempdir().unwrap();
     let (emu, sample) = slow_emulator(dir.path());
     let out = dir.path().join("out");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_runlake"))
+    let child = Command::new(env!("CARGO_BIN_EXE_runlake"))
         .arg("run")
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/tool_usage.toml"))
         .args(["--project", "proj", "--output"])
