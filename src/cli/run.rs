@@ -166,16 +166,20 @@ pub fn print_summary(s: &LoadSummary, json: bool, stdout: bool) {
         );
     }
     let r = &s.requests;
-    let limit = s.rate_limits.get("v1_up_to_7_days").copied().unwrap_or(0.0);
+    let limits: Vec<String> = s
+        .rate_limits
+        .iter()
+        .map(|(lane, per_s)| format!("{lane} {:.1}", per_s))
+        .collect();
     eprintln!(
-        "  requests {} (retries {}, 429s {}), {} runs, {:.1} MB received; {:.2} requests/s (v1 limit {:.1}/s)",
+        "  requests {} (retries {}, 429s {}), {} runs, {:.1} MB received; {:.2} requests/s (limits per lane, /s: {})",
         r.requests,
         r.retries,
         r.throttled,
         r.runs,
         r.bytes as f64 / 1e6,
         s.request_rate,
-        limit
+        limits.join(", ")
     );
     for (id, out) in &s.outputs {
         eprintln!(

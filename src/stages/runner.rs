@@ -668,8 +668,11 @@ pub(super) async fn fetch_roots(
                     }
                     continue;
                 };
-                n_in += msg.len() as u64;
-                counter.add_in(msg.len());
+                // Items in: trace ids (or runs) to fetch roots for; final groups are not counted.
+                if !matches!(msg, Msg::Groups(_)) {
+                    n_in += msg.len() as u64;
+                    counter.add_in(msg.len());
+                }
                 let ids: Vec<String> = match msg {
                     Msg::TracesSeen(ids) => ids.iter().cloned().collect(),
                     Msg::Runs(records) => records.iter().map(|r| r.run.trace_id.value().cloned().unwrap_or_else(|| r.run.id.clone())).collect(),
