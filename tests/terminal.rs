@@ -71,7 +71,12 @@ fn progress_bars_render_on_a_terminal_and_end_cleanly() {
     let mut saw_bars = None;
     let screen = loop {
         let screen = capture();
-        if saw_bars.is_none() && screen.contains("windows ") && screen.contains("query_runs") {
+        // The first full frame: stage lines appear as the stages start.
+        let kinds = ["query_runs", "group_by_trace", "fetch_roots", "flatten", "sink"];
+        if saw_bars.is_none()
+            && screen.contains("windows ")
+            && kinds.iter().all(|k| screen.contains(k))
+        {
             saw_bars = Some(screen.clone());
         }
         if screen.contains("EXIT=") {
