@@ -697,3 +697,94 @@ fn s3_round_trip_through_a_real_s3_server_including_a_killed_run() {
         "S3 dataset = local uninterrupted dataset"
     );
 }
+
+#[test]
+fn daily_windows_give_the_same_rows_as_one_window_even_for_traces_across_midnight() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sample = SampleConfig::new("proj", 600, 4);
+    sample.days = 20;
+    let generated = sample_file(dir.path(), &sample);
+    let mut runs = common::read_runs(&generated);
+    // Move one trace with two tool runs seconds apart so that midnight falls between them:
+    // shift every timestamp of the trace, dotted orders included.
+    let root_of = |r: &serde_json::Value| r["trace_id"].as_str().unwrap().to_string();
+    let mut tools_by_trace: std::collections::HashMap<String, Vec<i64>> = Default::default();
+    for r in runs.iter().filter(|r| r["run_type"] == "tool") {
+        tools_by_trace
+            .entry(root_of(r))
+            .or_default()
+            .push(start_us(r));
+    }
+    let (trace, mut starts) = tools_by_trace
+        .into_iter()
+        .filter(|(_, s)| s.len() >= 2)
+        .find(|(_, s)| s.iter().max().unwrap() - s.iter().min().unwrap() > 2_000_000)
+        .expect("a trace with two tool runs over 2 s apart");
+    starts.sort();
+    let between = (starts[0] + starts[starts.len() - 1]) / 2;
+    let midnight = (between.div_euclid(86_400_000_000) + 1) * 86_400_000_000;
+    let delta = chrono::TimeDelta::microseconds(midnight - between);
+    let shift = |t: &str| {
+        let t = runlake::model::parse_timestamp(t).unwrap() + delta;
+        runlake::model::format_naive_micros(&t)
+    };
+    for r in runs.iter_mut().filter(|r| root_of(r) == trace) {
+        for field in ["start_time", "end_time"] {
+            if let Some(t) = r[field].as_str() {
+                r[field] = shift(t).into();
+            }
+        }
+        let order: Vec<String> = r["dotted_order"]
+            .as_str()
+            .unwrap()
+            .split('.')
+            .map(|seg| {
+                let (ts, id) = seg.split_at(22);
+                let iso = format!(
+                    "{}-{}-{}T{}:{}:{}.{}",
+                    &ts[0..4],
+                    &ts[4..6],
+                    &ts[6..8],
+                    &ts[9..11],
+                    &ts[11..13],
+                    &ts[13..15],
+                    &ts[15..21]
+                );
+                let shifted = runlake::model::parse_timestamp(&iso).unwrap() + delta;
+                format!("{}{id}", shifted.format("%Y%m%dT%H%M%S%6fZ"))
+            })
+            .collect();
+        r["dotted_order"] = order.join(".").into();
+    }
+    let data = dir.path().join("shifted.jsonl");
+    write_runs(&data, &runs.iter().collect::<Vec<_>>());
+    let emu = serve(&[("proj", &data)], EmulatorConfig::default());
+    let since = (sample.end - chrono::TimeDelta::days(20)).to_rfc3339();
+    let until = sample.end.to_rfc3339();
+    let load = |out: &Path, extra: &[&str]| {
+        let args: Vec<&str> = [
+            &[
+                "--project",
+                "proj",
+                "--since",
+                &since,
+                "--until",
+                &until,
+                "--output",
+                out.to_str().unwrap(),
+            ][..],
+            extra,
+        ]
+        .concat();
+        ok(runlake(&emu.url, "tool_usage.toml", &args));
+        dataset_rows(out)
+    };
+    let one = load(&dir.path().join("one"), &[]);
+    let daily = load(&dir.path().join("daily"), &["--set", "load.window=1d"]);
+    assert_eq!(
+        daily.len(),
+        one.len(),
+        "one row per trace, whatever the windows"
+    );
+    assert_eq!(daily, one);
+}

@@ -72,7 +72,13 @@ fn progress_bars_render_on_a_terminal_and_end_cleanly() {
     let screen = loop {
         let screen = capture();
         // The first full frame: stage lines appear as the stages start.
-        let kinds = ["query_runs", "group_by_trace", "fetch_roots", "flatten", "sink"];
+        let kinds = [
+            "query_runs",
+            "group_by_trace",
+            "fetch_roots",
+            "flatten",
+            "sink",
+        ];
         if saw_bars.is_none()
             && screen.contains("windows ")
             && kinds.iter().all(|k| screen.contains(k))

@@ -119,7 +119,11 @@ pub fn parse_with<'a>(
             }
             "load" => {
                 if let Some(l) = typed::<LoadConfig>(value, "load", &loc, &mut errors) {
-                    for (k, v) in [("window", &l.window), ("lag", &l.lag)] {
+                    for (k, v) in [
+                        ("window", &l.window),
+                        ("lag", &l.lag),
+                        ("trace_margin", &l.trace_margin),
+                    ] {
                         if let Some(d) = v
                             && super::window::parse_duration(d).is_none()
                         {

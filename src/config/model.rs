@@ -185,6 +185,9 @@ pub struct LoadConfig {
     /// An incremental run stops this long before now, leaving time for late runs to be
     /// ingested and finished (default "0s").
     pub lag: Option<String>,
+    /// How long a trace may last: windows own the traces whose root started in them, and
+    /// fetch child runs up to this long after their end (default "1h").
+    pub trace_margin: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -23,7 +23,7 @@ use crate::langsmith::{Client, StatsSnapshot};
 use crate::sink::commit::{self, CommitInfo, Disposition, Manifest, SinkLayout};
 use crate::sink::lake::Lake;
 use crate::sink::{Format, PartitionKey, SinkReport};
-use crate::stages::{RunOptions, SinkTarget, StageReport, run_pipeline};
+use crate::stages::{RunOptions, SinkTarget, StageReport, TraceScope, run_pipeline};
 pub use window::Window;
 
 /// Command-line choices for a load.
@@ -213,6 +213,7 @@ pub async fn run(p: &Pipeline, client: Client, opts: &LoadOptions) -> anyhow::Re
     }
     let size = duration(&p.load.window, "window")?;
     let lag = duration(&p.load.lag, "lag")?.unwrap_or_default();
+    let margin = duration(&p.load.trace_margin, "trace_margin")?.unwrap_or(TimeDelta::hours(1));
     let roots = roots(p, opts.output.as_deref())?;
     let mut targets = vec![];
     for (id, root) in &roots {
@@ -259,6 +260,7 @@ pub async fn run(p: &Pipeline, client: Client, opts: &LoadOptions) -> anyhow::Re
 
     let (config_since, config_until) = configured_range(p, now)?;
     let time = |s: &str| durations::parse_time_or_duration(s, now).map_err(anyhow::Error::msg);
+    let mut last_committed = None;
     let windows = match mode {
         Mode::Window => vec![opts.window.expect("window mode")],
         Mode::Backfill => {
@@ -274,12 +276,12 @@ pub async fn run(p: &Pipeline, client: Client, opts: &LoadOptions) -> anyhow::Re
         }
         _ => {
             // Continue after the last committed window every sink has.
-            let last = targets
+            last_committed = targets
                 .iter()
                 .map(|t| t.manifests.iter().map(|m| m.window.end).max())
                 .collect::<Option<Vec<_>>>()
                 .and_then(|ends| ends.into_iter().min());
-            let start = last.or(config_since);
+            let start = last_committed.or(config_since);
             let end = config_until.unwrap_or(now).min(now - lag);
             window::cut(start, end, size)
         }
@@ -287,7 +289,15 @@ pub async fn run(p: &Pipeline, client: Client, opts: &LoadOptions) -> anyhow::Re
 
     let mut reports = vec![];
     opts.progress.set_windows(windows.len());
-    for w in windows {
+    for (index, w) in windows.into_iter().enumerate() {
+        // The first window of a first incremental load has no earlier window to share
+        // traces with: it keeps every trace of its child runs, as a one-off export would.
+        let first_ever = mode == Mode::Incremental && index == 0 && last_committed.is_none();
+        let trace_scope = TraceScope {
+            start: if first_ever { None } else { w.start },
+            end: w.end,
+            query_until: (w.end + margin).min(now),
+        };
         let key = w.key();
         let mut superseded: HashMap<String, Vec<Manifest>> = HashMap::new();
         let mut committed = 0;
@@ -363,6 +373,7 @@ pub async fn run(p: &Pipeline, client: Client, opts: &LoadOptions) -> anyhow::Re
             sinks: sinks.clone(),
             window: Some(w),
             progress: opts.progress.clone(),
+            trace_scope: Some(trace_scope),
         };
         let summary = run_pipeline(p, client.clone(), &run).await?;
         let mut sink_reports = IndexMap::new();
@@ -479,6 +490,7 @@ async fn run_to_stdout(
         sinks: HashMap::from([(id.clone(), target)]),
         window: Some(w),
         progress: opts.progress.clone(),
+        trace_scope: None,
     };
     opts.progress.set_windows(1);
     let summary = run_pipeline(p, client.clone(), &run).await?;

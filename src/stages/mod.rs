@@ -11,8 +11,8 @@ use std::sync::Arc;
 pub use group::Group;
 pub use progress::Progress;
 pub use runner::{
-    PlannedQuery, RunOptions, RunSummary, SinkTarget, StageReport, derive_select, plan_queries,
-    run_pipeline,
+    PlannedQuery, RunOptions, RunSummary, SinkTarget, StageReport, TraceScope, derive_select,
+    plan_queries, run_pipeline,
 };
 
 /// The select a stage's consumers need (for `runlake plan`).

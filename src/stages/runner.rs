@@ -32,6 +32,44 @@ pub struct RunOptions {
     pub window: Option<crate::load::Window>,
     /// Live counters for the progress display.
     pub progress: super::Progress,
+    /// For windowed loads: which traces this window owns.
+    pub trace_scope: Option<TraceScope>,
+}
+
+/// A window owns the traces whose root started in it, so that a trace spanning a window
+/// boundary becomes one row, not one per window. Query stages that feed a `group_by_trace`
+/// or `fetch_roots` fetch child runs up to `query_until` (the window end plus a margin for
+/// long traces) and keep the runs of owned traces only.
+#[derive(Debug, Clone, Copy)]
+pub struct TraceScope {
+    /// Traces started before this belong to an earlier window (`None`: no earlier window).
+    pub start: Option<DateTime<Utc>>,
+    pub end: DateTime<Utc>,
+    pub query_until: DateTime<Utc>,
+}
+
+impl TraceScope {
+    fn owns(&self, run: &crate::model::Run) -> bool {
+        let Some(t) = run
+            .trace_start_micros()
+            .or_else(|| run.start_time.value().map(|t| t.micros()))
+        else {
+            return true;
+        };
+        self.start.is_none_or(|s| t >= s.timestamp_micros()) && t < self.end.timestamp_micros()
+    }
+}
+
+/// Whether `id`'s runs reach a `group_by_trace` or `fetch_roots`, directly or through filters.
+fn feeds_trace_grouping(p: &Pipeline, id: &str) -> bool {
+    p.stages.iter().any(|(cid, stage)| {
+        stage.inputs().iter().any(|i| i == id)
+            && match stage {
+                StageConfig::GroupByTrace(_) | StageConfig::FetchRoots(_) => true,
+                StageConfig::Filter(_) => feeds_trace_grouping(p, cid),
+                _ => false,
+            }
+    })
 }
 
 /// A sink's local output for one run.
@@ -289,10 +327,17 @@ pub async fn run_pipeline(
                     projects,
                     split,
                 } = queries[id].clone();
-                let query = RunsQuery {
+                let mut query = RunsQuery {
                     projects: projects.iter().map(|n| resolved[n].clone()).collect(),
                     ..query
                 };
+                let scope = opts.trace_scope.filter(|_| feeds_trace_grouping(p, id));
+                if let Some(scope) = scope {
+                    query.end_time = Some(scope.query_until);
+                    if !query.select.iter().any(|f| f == "dotted_order") {
+                        query.select.push("dotted_order".into());
+                    }
+                }
                 let client = client.clone();
                 let report = report(0, 0);
                 let counter = opts.progress.stage(id, stage.kind());
@@ -300,7 +345,10 @@ pub async fn run_pipeline(
                     let mut pages = client.query(query, split);
                     let mut n = 0u64;
                     while let Some(page) = pages.next().await {
-                        let runs = page.with_context(|| format!("stage {:?}", report.id))?;
+                        let mut runs = page.with_context(|| format!("stage {:?}", report.id))?;
+                        if let Some(scope) = &scope {
+                            runs.retain(|r| scope.owns(r));
+                        }
                         n += runs.len() as u64;
                         counter.add_out(runs.len());
                         let records: Vec<Record> = runs
