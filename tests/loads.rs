@@ -761,7 +761,7 @@ fn daily_windows_give_the_same_rows_as_one_window_even_for_traces_across_midnigh
     let emu = serve(&[("proj", &data)], EmulatorConfig::default());
     let since = (sample.end - chrono::TimeDelta::days(20)).to_rfc3339();
     let until = sample.end.to_rfc3339();
-    let load = |out: &Path, extra: &[&str]| {
+    let load = |out: &Path, extra: &[&str], roots_memory_mb: &str| {
         let args: Vec<&str> = [
             &[
                 "--project",
@@ -776,11 +776,18 @@ fn daily_windows_give_the_same_rows_as_one_window_even_for_traces_across_midnigh
             extra,
         ]
         .concat();
-        ok(runlake(&emu.url, "tool_usage.toml", &args));
+        let mut c = runlake(&emu.url, "tool_usage.toml", &args);
+        c.env("RUNLAKE_ROOTS_MEMORY_MB", roots_memory_mb);
+        ok(c);
         dataset_rows(out)
     };
-    let one = load(&dir.path().join("one"), &[]);
-    let daily = load(&dir.path().join("daily"), &["--set", "load.window=1d"]);
+    // The single window spills every root to disk; the daily ones keep them in memory.
+    let one = load(&dir.path().join("one"), &[], "0");
+    let daily = load(
+        &dir.path().join("daily"),
+        &["--set", "load.window=1d"],
+        "64",
+    );
     assert_eq!(
         daily.len(),
         one.len(),

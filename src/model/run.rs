@@ -144,6 +144,22 @@ impl Run {
         }
     }
 
+    /// About how many bytes the run holds: its JSON payloads plus a fixed share for the rest.
+    pub fn approx_bytes(&self) -> usize {
+        let json = |m: &Maybe<Json>| m.value().map_or(0, |j| j.get().len());
+        512 + json(&self.inputs)
+            + json(&self.outputs)
+            + json(&self.extra)
+            + json(&self.events)
+            + json(&self.feedback_stats)
+            + json(&self.metadata)
+            + self
+                .unknown
+                .iter()
+                .map(|(k, v)| k.len() + v.get().len())
+                .sum::<usize>()
+    }
+
     /// Latency in seconds, when the run has finished.
     pub fn latency_seconds(&self) -> Option<f64> {
         let (start, end) = (self.start_time.value()?, self.end_time.value()?);

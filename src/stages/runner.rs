@@ -101,6 +101,16 @@ pub struct RunSummary {
 }
 
 const CHANNEL_DEPTH: usize = 8;
+/// Root runs `fetch_roots` keeps in memory before spilling to a temporary file
+/// (`RUNLAKE_ROOTS_MEMORY_MB` overrides).
+fn roots_in_memory_bytes() -> usize {
+    std::env::var("RUNLAKE_ROOTS_MEMORY_MB")
+        .ok()
+        .and_then(|s| s.parse::<usize>().ok())
+        .unwrap_or(64)
+        * 1024
+        * 1024
+}
 /// Payload bytes per record batch leaving a flatten.
 const BATCH_BYTES: usize = 4 * 1024 * 1024;
 
@@ -697,11 +707,23 @@ pub(super) async fn fetch_roots(
                 Ok(out)
             });
         };
+    // Roots are held in memory up to a budget and spilled beyond it: most exports never
+    // touch the disk, and the biggest stay bounded.
+    let mut held: Vec<crate::model::Run> = Vec::new();
+    let mut held_bytes = 0usize;
+    let budget = roots_in_memory_bytes();
+    let mut spilled = 0usize;
     let mut write_roots = |roots: Vec<crate::model::Run>| -> anyhow::Result<()> {
         counter.add_out(roots.len());
         for root in roots {
-            serde_json::to_writer(&mut spill, &root)?;
-            spill.write_all(b"\n")?;
+            if held_bytes < budget {
+                held_bytes += root.approx_bytes();
+                held.push(root);
+            } else {
+                serde_json::to_writer(&mut spill, &root)?;
+                spill.write_all(b"\n")?;
+                spilled += 1;
+            }
         }
         Ok(())
     };
@@ -746,10 +768,13 @@ pub(super) async fn fetch_roots(
     }
     let mut file = spill.into_inner().map_err(|e| e.into_error())?;
     file.rewind()?;
+    let spilled_roots = std::io::BufReader::new(file).lines().take(spilled).map(
+        |line| -> anyhow::Result<crate::model::Run> { Ok(crate::model::Run::from_json(&line?)?) },
+    );
     let mut out = Vec::with_capacity(1000);
     let mut n_out = 0;
-    for line in std::io::BufReader::new(file).lines() {
-        let run = crate::model::Run::from_json(&line?)?;
+    for run in held.into_iter().map(Ok).chain(spilled_roots) {
+        let run = run?;
         // Roots were fetched by trace id, so a root's id is its trace's id.
         let group = groups.get(&run.id).cloned();
         out.push(Record { run, group });
