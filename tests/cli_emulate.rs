@@ -208,3 +208,44 @@ fn convert_writes_every_run_once_as_typed_parquet() {
         "every run exactly once, whichever builder thread took it"
     );
 }
+
+#[test]
+fn plan_shows_graph_queries_layout_and_dot_offline() {
+    let out = runlake()
+        .args([
+            "plan",
+            "pipelines/tool_usage.toml",
+            "--project",
+            "p",
+            "--since",
+            "2026-10-01T00:00:00Z",
+        ])
+        .env_remove("LANGSMITH_API_KEY")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for want in [
+        "stage by_trace (group_by_trace) <- tool_runs",
+        r#""run_type":"tool""#,
+        r#""start_time":"2026-10-01T00:00:00.000000Z""#,
+        "fetch roots: root runs by trace id, 100 per request",
+        "partitions date, disposition append",
+        "load: windows of the whole range",
+    ] {
+        assert!(text.contains(want), "no {want:?} in:\n{text}");
+    }
+    let dot = runlake()
+        .args(["plan", "pipelines/tool_usage.toml", "--dot"])
+        .output()
+        .unwrap();
+    let dot = String::from_utf8_lossy(&dot.stdout);
+    assert!(
+        dot.starts_with("digraph") && dot.contains(r#""by_trace" -> "roots";"#),
+        "{dot}"
+    );
+}

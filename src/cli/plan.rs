@@ -59,7 +59,25 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
             s.inputs.join(", "),
             s.path.as_deref().unwrap_or("(--output)")
         );
+        println!(
+            "    partitions {}, disposition {}",
+            match &s.partition_by {
+                None => "date".to_string(),
+                Some(keys) if keys.is_empty() => "none".to_string(),
+                Some(keys) => keys.join("/"),
+            },
+            match s.disposition.unwrap_or_default() {
+                crate::sink::commit::Disposition::Append => "append",
+                crate::sink::commit::Disposition::Replace => "replace",
+            }
+        );
     }
+    println!(
+        "load: windows of {}, lag {}, trace margin {}",
+        p.load.window.as_deref().unwrap_or("the whole range"),
+        p.load.lag.as_deref().unwrap_or("0s"),
+        p.load.trace_margin.as_deref().unwrap_or("1h")
+    );
     let options = RunOptions {
         project: args.scope.project,
         since: args.scope.since,
