@@ -10,7 +10,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{data_files, dataset_rows, sample_file, serve};
-use runlake::emulator::{EmulatorConfig, FaultConfig};
+use runlake::emulator::EmulatorConfig;
 use runlake::sample::SampleConfig;
 
 const KEY: &str = "load-test-key";
@@ -372,21 +372,9 @@ fn assert_visible_files_complete_and_accounted_for(root: &Path, bookkeeping: &Pa
 #[test]
 fn sigkill_at_random_points_then_resume_gives_the_uninterrupted_dataset() {
     let dir = tempfile::tempdir().unwrap();
-    let mut sample = SampleConfig::new("proj", 400, 14);
-    sample.days = 8;
-    let data = sample_file(dir.path(), &sample);
     // Slow answers stretch the run so kills land in every phase: queries, root fetches,
     // Parquet writing, publishing.
-    let config = EmulatorConfig {
-        faults: FaultConfig {
-            seed: 3,
-            slow: 0.5,
-            slow_delay: Duration::from_millis(60),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    let emu = serve(&[("proj", &data)], config);
+    let (emu, sample) = common::serve_slow_sample(dir.path(), 400, 8, 14, 0.5, 60);
     let since = (sample.end - chrono::TimeDelta::days(8)).to_rfc3339();
     let until = sample.end.to_rfc3339();
     let args = [
@@ -629,19 +617,7 @@ fn s3_round_trip_through_a_real_s3_server_including_a_killed_run() {
     assert!(status.is_success(), "{status}");
 
     let dir = tempfile::tempdir().unwrap();
-    let mut sample = SampleConfig::new("proj", 300, 16);
-    sample.days = 4;
-    let data = sample_file(dir.path(), &sample);
-    let config = EmulatorConfig {
-        faults: FaultConfig {
-            seed: 5,
-            slow: 0.5,
-            slow_delay: Duration::from_millis(50),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    let emu = serve(&[("proj", &data)], config);
+    let (emu, sample) = common::serve_slow_sample(dir.path(), 300, 4, 16, 0.5, 50);
     let since = (sample.end - chrono::TimeDelta::days(4)).to_rfc3339();
     let until = sample.end.to_rfc3339();
     let args = [

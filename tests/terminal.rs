@@ -8,8 +8,6 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{sample_file, serve};
-use runlake::emulator::{EmulatorConfig, FaultConfig};
 use runlake::sample::SampleConfig;
 
 fn tmux(args: &[&str]) -> String {
@@ -20,20 +18,9 @@ fn tmux(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
+/// Every answer 150 ms late: a few seconds of load to watch.
 fn slow_emulator(dir: &Path) -> (common::Served, SampleConfig) {
-    let mut sample = SampleConfig::new("proj", 200, 21);
-    sample.days = 6;
-    let data = sample_file(dir, &sample);
-    let config = EmulatorConfig {
-        faults: FaultConfig {
-            seed: 1,
-            slow: 1.0,
-            slow_delay: Duration::from_millis(150),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    (serve(&[("proj", &data)], config), sample)
+    common::serve_slow_sample(dir, 200, 6, 21, 1.0, 150)
 }
 
 #[test]

@@ -204,6 +204,28 @@ fn configured_range(p: &Pipeline, now: DateTime<Utc>) -> anyhow::Result<Range> {
     Ok((if open_start { None } else { since }, until))
 }
 
+/// `--since`/`--until`, else the query stages' own bounds, else from the beginning to
+/// `default_end`.
+fn requested_window(
+    p: &Pipeline,
+    opts: &LoadOptions,
+    now: DateTime<Utc>,
+    default_end: DateTime<Utc>,
+) -> anyhow::Result<Window> {
+    let (config_since, config_until) = configured_range(p, now)?;
+    let time = |s: &str| durations::parse_time_or_duration(s, now).map_err(anyhow::Error::msg);
+    Ok(Window {
+        start: match &opts.since {
+            Some(s) => Some(time(s)?),
+            None => config_since,
+        },
+        end: match &opts.until {
+            Some(u) => time(u)?,
+            None => config_until.unwrap_or(default_end),
+        },
+    })
+}
+
 /// Runs a load to completion.
 pub async fn run(p: &Pipeline, client: Client, opts: &LoadOptions) -> anyhow::Result<LoadSummary> {
     let started = Instant::now();
@@ -259,20 +281,12 @@ pub async fn run(p: &Pipeline, client: Client, opts: &LoadOptions) -> anyhow::Re
     }
 
     let (config_since, config_until) = configured_range(p, now)?;
-    let time = |s: &str| durations::parse_time_or_duration(s, now).map_err(anyhow::Error::msg);
     let mut last_committed = None;
     let windows = match mode {
         Mode::Window => vec![opts.window.expect("window mode")],
         Mode::Backfill => {
-            let start = match &opts.since {
-                Some(s) => Some(time(s)?),
-                None => config_since,
-            };
-            let end = match &opts.until {
-                Some(u) => time(u)?,
-                None => config_until.unwrap_or(now - lag),
-            };
-            window::cut(start, end, size)
+            let w = requested_window(p, opts, now, now - lag)?;
+            window::cut(w.start, w.end, size)
         }
         _ => {
             // Continue after the last committed window every sink has.
@@ -461,20 +475,9 @@ async fn run_to_stdout(
         .prefix("runlake-stdout-")
         .tempdir()
         .context("cannot create a local staging directory")?;
-    let (config_since, config_until) = configured_range(p, now)?;
-    let time = |s: &str| durations::parse_time_or_duration(s, now).map_err(anyhow::Error::msg);
     let w = match opts.window {
         Some(w) => w,
-        None => Window {
-            start: match &opts.since {
-                Some(s) => Some(time(s)?),
-                None => config_since,
-            },
-            end: match &opts.until {
-                Some(u) => time(u)?,
-                None => config_until.unwrap_or(now),
-            },
-        },
+        None => requested_window(p, opts, now, now)?,
     };
     let target = SinkTarget {
         dir: temp.path().to_path_buf(),

@@ -120,23 +120,12 @@ impl Run {
     /// When the run's trace started (µs): the root's start time, which leads every run's
     /// `dotted_order` (`20261002T222613647821Z<root id>.…`); a root's own start otherwise.
     pub fn trace_start_micros(&self) -> Option<i64> {
-        if let Some(order) = self.dotted_order.value() {
-            let b = order.as_bytes();
-            if b.len() >= 22 && b[8] == b'T' && b[21] == b'Z' {
-                let text = format!(
-                    "{}-{}-{}T{}:{}:{}.{}Z",
-                    &order[0..4],
-                    &order[4..6],
-                    &order[6..8],
-                    &order[9..11],
-                    &order[11..13],
-                    &order[13..15],
-                    &order[15..21]
-                );
-                if let Some(t) = super::parse_timestamp(&text) {
-                    return Some(t.timestamp_micros());
-                }
-            }
+        if let Some(t) = self
+            .dotted_order
+            .value()
+            .and_then(|o| super::time::parse_compact_micros(o.as_bytes()))
+        {
+            return Some(t);
         }
         match self.is_root() {
             Some(true) => self.start_time.value().map(|t| t.micros()),

@@ -55,12 +55,30 @@ pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
 /// The shapes LangSmith sends, `YYYY-MM-DDTHH:MM:SS[.f{1,9}][Z|±HH:MM]`, without chrono's
 /// format-string machinery (which costs several parse attempts per timestamp; runs carry
 /// several timestamps each). Anything else returns `None` and takes the general path.
-fn parse_iso_fast(b: &[u8]) -> Option<DateTime<Utc>> {
-    fn num(b: &[u8]) -> Option<u32> {
-        b.iter().try_fold(0u32, |n, c| {
-            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
-        })
+fn num(b: &[u8]) -> Option<u32> {
+    b.iter().try_fold(0u32, |n, c| {
+        c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+    })
+}
+
+/// The compact UTC time that leads a `dotted_order` segment, `20261002T222613647821Z`, in
+/// µs since the epoch.
+pub fn parse_compact_micros(b: &[u8]) -> Option<i64> {
+    if b.len() < 22 || b[8] != b'T' || b[21] != b'Z' {
+        return None;
     }
+    let date =
+        chrono::NaiveDate::from_ymd_opt(num(&b[0..4])? as i32, num(&b[4..6])?, num(&b[6..8])?)?;
+    let time = chrono::NaiveTime::from_hms_micro_opt(
+        num(&b[9..11])?,
+        num(&b[11..13])?,
+        num(&b[13..15])?,
+        num(&b[15..21])?,
+    )?;
+    Some(date.and_time(time).and_utc().timestamp_micros())
+}
+
+fn parse_iso_fast(b: &[u8]) -> Option<DateTime<Utc>> {
     if b.len() < 19
         || b[4] != b'-'
         || b[7] != b'-'

@@ -165,6 +165,17 @@ impl Sink {
         Ok(())
     }
 
+    /// Creates the partition's next file as `<rel>.inprogress`: (rel, its temporary path, writer).
+    fn create_next(&mut self, dir: &str) -> anyhow::Result<(String, PathBuf, BufWriter<File>)> {
+        let rel = self.next_rel(dir);
+        let tmp = self.options.dir.join(format!("{rel}.inprogress"));
+        if let Some(parent) = tmp.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let file = File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+        Ok((rel, tmp, BufWriter::with_capacity(1 << 20, file)))
+    }
+
     /// Next file name in a partition: `<dir>/<name>-NNNNN.<ext>`.
     fn next_rel(&mut self, dir: &str) -> String {
         let p = self.partitions.get_mut(dir).expect("partition");
@@ -214,15 +225,7 @@ impl Sink {
                     .expect("an open writer");
                 self.close_direct(&lru)?;
             }
-            let rel = self.next_rel(dir);
-            let tmp = self.options.dir.join(format!("{rel}.inprogress"));
-            if let Some(parent) = tmp.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
-            let file = BufWriter::with_capacity(
-                1 << 20,
-                File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?,
-            );
+            let (rel, tmp, file) = self.create_next(dir)?;
             let schema = batch.schema();
             let writer =
                 ArrowWriter::try_new(file, schema.clone(), Some(self.properties(&schema)?))?;
@@ -298,12 +301,8 @@ impl Sink {
             for batch in reader {
                 let batch = self.union.conform(&batch?, schema);
                 if out.is_none() {
-                    let rel = self.next_rel(dir);
-                    let tmp = self.options.dir.join(format!("{rel}.inprogress"));
-                    if let Some(parent) = tmp.parent() {
-                        std::fs::create_dir_all(parent)?;
-                    }
-                    out = Some((self.open_file(&tmp, schema)?, tmp, rel, 0));
+                    let (rel, tmp, file) = self.create_next(dir)?;
+                    out = Some((self.open_file(file, schema)?, tmp, rel, 0));
                 }
                 let (file, _, _, rows) = out.as_mut().expect("opened");
                 file.write(&batch)?;
@@ -325,11 +324,7 @@ impl Sink {
         Ok(())
     }
 
-    fn open_file(&self, tmp: &Path, schema: &SchemaRef) -> anyhow::Result<OutFile> {
-        let file = BufWriter::with_capacity(
-            1 << 20,
-            File::create(tmp).with_context(|| format!("cannot write {}", tmp.display()))?,
-        );
+    fn open_file(&self, file: BufWriter<File>, schema: &SchemaRef) -> anyhow::Result<OutFile> {
         Ok(match self.options.format {
             Format::Parquet => OutFile::Parquet(ArrowWriter::try_new(
                 file,

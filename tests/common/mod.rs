@@ -187,3 +187,28 @@ pub fn serve(projects: &[(&str, &Path)], config: EmulatorConfig) -> Served {
         thread: Some(thread),
     }
 }
+
+/// A generated project `proj` (`traces` traces over `days` days) served with a share `slow`
+/// of the answers delayed by `delay_ms`, so a run lasts long enough to watch or to kill.
+pub fn serve_slow_sample(
+    dir: &Path,
+    traces: usize,
+    days: u32,
+    seed: u64,
+    slow: f64,
+    delay_ms: u64,
+) -> (Served, SampleConfig) {
+    let mut sample = SampleConfig::new("proj", traces, seed);
+    sample.days = days;
+    let data = sample_file(dir, &sample);
+    let config = EmulatorConfig {
+        faults: runlake::emulator::FaultConfig {
+            seed,
+            slow,
+            slow_delay: std::time::Duration::from_millis(delay_ms),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    (serve(&[("proj", &data)], config), sample)
+}
