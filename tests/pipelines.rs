@@ -149,6 +149,30 @@ compression = "lz77"
     assert!(e.len() >= 5, "all errors collected at once: {e:#?}");
 }
 
+#[test]
+fn compression_level_is_checked_against_the_codec() {
+    let pipeline = |sink: &str| {
+        format!(
+            "[stages.q]\ntype = \"query_runs\"\n\n[sinks.out]\ntype = \"parquet\"\ninputs = [\"q\"]\n{sink}\n"
+        )
+    };
+    assert_eq!(
+        errors_of(&pipeline("compression_level = 19")),
+        Vec::<String>::new()
+    );
+    let e = errors_of(&pipeline("compression_level = 23"));
+    assert!(
+        e.iter().any(|m| m.contains("p.toml:7:21: sinks.out.compression_level: zstd level 23 is out of range; expected 1 (fastest) to 22")),
+        "{e:#?}"
+    );
+    let e = errors_of(&pipeline("compression = \"snappy\"\ncompression_level = 5"));
+    assert!(
+        e.iter().any(|m| m
+            .contains("sinks.out.compression_level: a level applies to zstd only, not to snappy")),
+        "{e:#?}"
+    );
+}
+
 fn client(url: &str) -> Client {
     let mut c = ClientConfig {
         endpoint: url.to_string(),

@@ -33,6 +33,7 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<()> {
         dir: args.output.clone(),
         name: "runs".into(),
         compression: "zstd".into(),
+        compression_level: crate::config::ZSTD_DEFAULT_LEVEL,
         row_group_rows: 100_000,
         max_rows_per_file: 1_000_000,
         max_file_bytes: 1 << 30,

@@ -216,6 +216,22 @@ pub fn parse_with<'a>(
                     format!("unknown compression {c:?}; expected zstd, snappy or none"),
                 ));
             }
+            if let Some(level) = sink.compression_level {
+                let at = span_of(value, "compression_level").unwrap_or(*at);
+                let k = format!("{key}.compression_level");
+                let codec = sink.compression.as_deref().unwrap_or("zstd");
+                if codec != "zstd" {
+                    errors.push(loc.at(
+                        at,
+                        k,
+                        format!(
+                            "a level applies to zstd only, not to {codec}; remove compression_level"
+                        ),
+                    ));
+                } else if !ZSTD_LEVELS.contains(&level) {
+                    errors.push(loc.at(at, k, format!("zstd level {level} is out of range; expected {} (fastest) to {} (smallest)", ZSTD_LEVELS.start(), ZSTD_LEVELS.end())));
+                }
+            }
             for (k, v) in [
                 ("row_group_rows", sink.row_group_rows.map(|n| n as u64)),
                 (

@@ -164,6 +164,8 @@ pub struct SinkConfig {
     pub path: Option<String>,
     /// zstd (default), snappy, none.
     pub compression: Option<String>,
+    /// zstd level, 1 (fastest) to 22 (smallest); default 3.
+    pub compression_level: Option<i32>,
     pub row_group_rows: Option<usize>,
     pub max_rows_per_file: Option<usize>,
     /// Close a file once it reaches about this many MiB (default 512).
@@ -209,6 +211,9 @@ pub const STAGE_TYPES: &[&str] = &[
 pub const SINK_TYPES: &[&str] = &["parquet", "arrow_ipc"];
 /// Values of a sink's `compression`.
 pub const COMPRESSIONS: &[&str] = &["zstd", "snappy", "none"];
+/// Levels a zstd sink accepts (`compression_level`), and the default: zstd's own.
+pub const ZSTD_LEVELS: std::ops::RangeInclusive<i32> = 1..=22;
+pub const ZSTD_DEFAULT_LEVEL: i32 = 3;
 
 impl StageConfig {
     pub fn inputs(&self) -> &[String] {

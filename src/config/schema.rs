@@ -7,7 +7,7 @@
 use serde_json::{Value, json};
 
 use super::keys;
-use super::model::{COMPRESSIONS, SINK_TYPES, STAGE_TYPES};
+use super::model::{COMPRESSIONS, SINK_TYPES, STAGE_TYPES, ZSTD_LEVELS};
 use super::paths::{DERIVED, FEEDBACK_STATS, SELECTABLE};
 use crate::langsmith::fields::RUN_TYPES;
 use crate::langsmith::{ApiChoice, Order};
@@ -253,6 +253,7 @@ fn sink() -> Value {
         "inputs": inputs("sink"),
         "path": string("Output directory (local path); --output overrides it."),
         "compression": one_of_strings(COMPRESSIONS, "Compression codec (default zstd)."),
+        "compression_level": json!({ "type": "integer", "minimum": ZSTD_LEVELS.start(), "maximum": ZSTD_LEVELS.end(), "description": "zstd level: 1 is fastest, 22 smallest (default 3). Only with zstd." }),
         "row_group_rows": integer("Rows per Parquet row group at most.", 1),
         "max_rows_per_file": integer("Rows per file at most; more start a new file.", 1),
         "max_file_mb": integer("Close a file once it reaches about this many MiB (default 512).", 1),

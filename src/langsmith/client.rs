@@ -477,10 +477,14 @@ fn v1_lane(query: &RunsQuery) -> Lane {
     }
 }
 
+/// Validates UTF-8 once for the whole body, then parses from `&str`: from bytes, serde_json
+/// would validate every string and raw value again as it copies it out.
 fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ClientError> {
-    serde_json::from_slice(bytes).map_err(|e| ClientError::Malformed {
+    let malformed = |e: &dyn std::fmt::Display| ClientError::Malformed {
         detail: format!("{e} ({} bytes)", bytes.len()),
-    })
+    };
+    let text = std::str::from_utf8(bytes).map_err(|e| malformed(&e))?;
+    serde_json::from_str(text).map_err(|e| malformed(&e))
 }
 
 /// `Retry-After` as seconds or an HTTP date, or the millisecond variant.

@@ -58,6 +58,8 @@ pub struct SinkOptions {
     /// Base name of the output files: the sink id, plus the window for windowed loads.
     pub name: String,
     pub compression: String,
+    /// zstd level (validated by the config loader).
+    pub compression_level: i32,
     pub row_group_rows: usize,
     pub max_rows_per_file: usize,
     /// Files are closed once they reach about this size.
@@ -344,13 +346,13 @@ impl Sink {
         })
     }
 
-    /// zstd(3), page statistics, row groups bounded by rows and bytes (the writer buffers a
+    /// zstd (level 3 unless configured), page statistics, row groups bounded by rows and bytes (the writer buffers a
     /// whole row group), no dictionary for JSON payload columns (large, rarely repeated).
     fn properties(&self, schema: &arrow::datatypes::Schema) -> anyhow::Result<WriterProperties> {
         let compression = match self.options.compression.as_str() {
             "snappy" => Compression::SNAPPY,
             "none" => Compression::UNCOMPRESSED,
-            _ => Compression::ZSTD(ZstdLevel::try_new(3)?),
+            _ => Compression::ZSTD(ZstdLevel::try_new(self.options.compression_level)?),
         };
         let mut builder = WriterProperties::builder();
         for field in schema.fields() {
@@ -453,4 +455,42 @@ pub fn is_hidden(path: &Path) -> bool {
 pub struct RowBatch {
     pub batch: RecordBatch,
     pub start_times: Arc<Vec<Option<i64>>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_configured_zstd_level_reaches_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = |compression: &str, compression_level| SinkOptions {
+            format: Format::Parquet,
+            dir: dir.path().to_path_buf(),
+            name: "t".into(),
+            compression: compression.into(),
+            compression_level,
+            row_group_rows: 10,
+            max_rows_per_file: 10,
+            max_file_bytes: 1 << 20,
+            partition_by: vec![],
+            metadata: vec![],
+        };
+        let schema = arrow::datatypes::Schema::empty();
+        let codec = |compression, level| {
+            let sink = Sink::new(options(compression, level)).unwrap();
+            sink.properties(&schema)
+                .unwrap()
+                .compression(&parquet::schema::types::ColumnPath::from("x"))
+        };
+        assert_eq!(
+            codec("zstd", 19),
+            Compression::ZSTD(ZstdLevel::try_new(19).unwrap())
+        );
+        assert_eq!(
+            codec("zstd", 1),
+            Compression::ZSTD(ZstdLevel::try_new(1).unwrap())
+        );
+        assert_eq!(codec("snappy", 3), Compression::SNAPPY);
+    }
 }

@@ -617,6 +617,9 @@ fn sink_options(
         dir: target.dir.clone(),
         name: target.name.clone(),
         compression: sink.compression.clone().unwrap_or_else(|| "zstd".into()),
+        compression_level: sink
+            .compression_level
+            .unwrap_or(crate::config::ZSTD_DEFAULT_LEVEL),
         row_group_rows: sink.row_group_rows.unwrap_or(100_000),
         max_rows_per_file: sink.max_rows_per_file.unwrap_or(1_000_000),
         max_file_bytes: sink.max_file_mb.unwrap_or(512).max(1) * 1024 * 1024,
