@@ -34,6 +34,9 @@ pub use partition::PartitionKey;
 const ROW_GROUP_BYTES: usize = 64 * 1024 * 1024;
 /// Parquet files open at once (each buffers up to a row group).
 pub const MAX_OPEN_WRITERS: usize = 8;
+/// Write buffer per open file: the Parquet writer hands over whole column chunks when a row
+/// group closes, so a small buffer only batches page headers and footers.
+const FILE_BUFFER_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -175,7 +178,7 @@ impl Sink {
             std::fs::create_dir_all(parent)?;
         }
         let file = File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
-        Ok((rel, tmp, BufWriter::with_capacity(1 << 20, file)))
+        Ok((rel, tmp, BufWriter::with_capacity(FILE_BUFFER_BYTES, file)))
     }
 
     /// Next file name in a partition: `<dir>/<name>-NNNNN.<ext>`.
