@@ -146,6 +146,38 @@ fn quickstart_exports_the_bundled_sample_without_credentials() {
 }
 
 #[test]
+fn quickstart_runs_anywhere_with_the_built_in_pipeline_and_sample() {
+    // An installed binary, run outside the repository: no pipelines/ and no data/ here.
+    let dir = tempfile::tempdir().unwrap();
+    let out = runlake()
+        .arg("quickstart")
+        .current_dir(dir.path())
+        .env_remove("LANGSMITH_API_KEY")
+        .env_remove("LANGSMITH_ENDPOINT")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("running the copy built into runlake")
+            && stderr.contains("serving the copy built into runlake"),
+        "{stderr}"
+    );
+    // The same rows as from the repository's own files.
+    let repo = tempfile::tempdir().unwrap();
+    let from_repo = runlake()
+        .args(["-q", "quickstart", "--output"])
+        .arg(repo.path())
+        .output()
+        .unwrap();
+    assert!(from_repo.status.success());
+    let rows = common::dataset_rows(&dir.path().join("out/tool_usage"));
+    assert!(rows.len() > 10, "{rows:?}");
+    assert_eq!(rows, common::dataset_rows(repo.path()));
+}
+
+#[test]
 fn convert_writes_every_run_once_as_typed_parquet() {
     let dir = tempfile::tempdir().unwrap();
     let out = runlake()

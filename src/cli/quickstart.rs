@@ -1,4 +1,4 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
@@ -11,23 +11,62 @@ use crate::load::LoadOptions;
 /// emulator — no credentials, no network.
 #[derive(Debug, Args)]
 pub struct QuickstartArgs {
-    /// The sample run file to serve.
-    #[arg(long, default_value = "data/sample/agent-prod.jsonl.zst")]
-    data: PathBuf,
-    /// The pipeline to run.
-    #[arg(long, default_value = "pipelines/tool_usage.toml")]
-    pipeline: PathBuf,
+    /// The sample run file to serve [default: data/sample/agent-prod.jsonl.zst, or the copy
+    /// built into runlake when there is no such file]
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// The pipeline to run [default: pipelines/tool_usage.toml, or the copy built into
+    /// runlake when there is no such file]
+    #[arg(long)]
+    pipeline: Option<PathBuf>,
     /// Where to write the output.
     #[arg(long, short, default_value = "out/tool_usage")]
     output: PathBuf,
 }
 
+/// The shipped pipeline and sample, built in so that an installed binary, run outside the
+/// repository, still has its demo.
+const PIPELINE: &str = "pipelines/tool_usage.toml";
+const BUILT_IN_PIPELINE: &str = include_str!("../../pipelines/tool_usage.toml");
+const SAMPLE: &str = "data/sample/agent-prod.jsonl.zst";
+const BUILT_IN_SAMPLE: &[u8] = include_bytes!("../../data/sample/agent-prod.jsonl.zst");
+
+/// The pipeline to run: the one asked for, else the repository's, else the built-in copy.
+fn pipeline(asked: Option<&Path>) -> anyhow::Result<crate::config::Pipeline> {
+    let path = asked.unwrap_or(Path::new(PIPELINE));
+    if asked.is_some() || path.exists() {
+        return Ok(crate::config::load(path)?);
+    }
+    tracing::info!("no {PIPELINE} here: running the copy built into runlake");
+    let env = |k: &str| std::env::var(k).ok();
+    Ok(crate::config::parse(
+        Path::new("(built in) pipelines/tool_usage.toml"),
+        BUILT_IN_PIPELINE,
+        &env,
+    )?)
+}
+
+/// The sample to serve, chosen like [`pipeline`].
+fn load_sample(store: &mut Store, asked: Option<&Path>) -> anyhow::Result<()> {
+    let path = asked.unwrap_or(Path::new(SAMPLE));
+    if asked.is_some() || path.exists() {
+        return store
+            .load_project("agent-prod", path)
+            .with_context(|| format!("loading the sample {}", path.display()));
+    }
+    tracing::info!("no {SAMPLE} here: serving the copy built into runlake");
+    let reader = std::io::BufReader::new(zstd::Decoder::new(BUILT_IN_SAMPLE)?);
+    store.load_project_from(
+        "agent-prod",
+        reader,
+        Path::new("(built in) agent-prod.jsonl"),
+    )
+}
+
 pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
-    let pipeline = crate::config::load(&args.pipeline)?;
+    let pipeline = pipeline(args.pipeline.as_deref())?;
     let mut store = Store::default();
-    store
-        .load_project("agent-prod", &args.data)
-        .with_context(|| format!("loading the sample {}", args.data.display()))?;
+    load_sample(&mut store, args.data.as_deref())?;
     // Relative windows ("30d") are read against the sample's own clock, not today's.
     let latest = store
         .projects

@@ -85,10 +85,19 @@ impl Store {
     /// Loads one project from a JSONL file of v1 runs (plain, `.gz` or `.zst`). The project's
     /// id is its runs' `session_id`, which must be the same on every line.
     pub fn load_project(&mut self, name: &str, path: &Path) -> anyhow::Result<()> {
+        self.load_project_from(name, open_maybe_compressed(path)?, path)
+    }
+
+    /// Like [`Store::load_project`], from decompressed JSONL; `path` names it in errors.
+    pub fn load_project_from(
+        &mut self,
+        name: &str,
+        reader: impl BufRead,
+        path: &Path,
+    ) -> anyhow::Result<()> {
         if self.project_by_name(name).is_some() {
             bail!("project {name:?} is given twice");
         }
-        let reader = open_maybe_compressed(path)?;
         let mut runs = Vec::new();
         let mut project_id: Option<String> = None;
         for (index, line) in reader.lines().enumerate() {
