@@ -461,6 +461,79 @@ fn sigkill_at_random_points_then_resume_gives_the_uninterrupted_dataset() {
 }
 
 #[test]
+fn arrow_ipc_sinks_are_zstd_compressed_and_read_like_the_parquet_sink() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sample = SampleConfig::new("proj", 120, 21);
+    sample.days = 3;
+    let data = sample_file(dir.path(), &sample);
+    let emu = serve(&[("proj", &data)], EmulatorConfig::default());
+    // tool_usage with two Arrow IPC sinks beside its Parquet one.
+    let file = dir.path().join("three_sinks.toml");
+    let shipped = std::fs::read_to_string(pipeline("tool_usage.toml")).unwrap();
+    std::fs::write(
+        &file,
+        format!(
+            "{shipped}\n[sinks.ipc]\ntype = \"arrow_ipc\"\ninputs = [\"rows\"]\n\n\
+             [sinks.ipc_plain]\ntype = \"arrow_ipc\"\ninputs = [\"rows\"]\ncompression = \"none\"\n"
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let now = (sample.end + chrono::TimeDelta::minutes(1)).to_rfc3339();
+    ok(runlake(
+        &emu.url,
+        file.to_str().unwrap(),
+        &[
+            "--project",
+            "proj",
+            "--now",
+            &now,
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    ));
+    let bytes = |sink: &str| -> u64 {
+        data_files(&out.join(sink), "arrow")
+            .iter()
+            .map(|f| f.metadata().unwrap().len())
+            .sum()
+    };
+    assert!(
+        bytes("ipc") * 2 < bytes("ipc_plain"),
+        "zstd IPC {} bytes vs uncompressed {}",
+        bytes("ipc"),
+        bytes("ipc_plain")
+    );
+    // pyarrow reads each output as a Hive-partitioned dataset: same rows, same types.
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    assert!(python.exists(), "run scripts/setup-python.sh first");
+    let script = "import sys, pyarrow.dataset as ds\n\
+        def read(sink, fmt):\n\
+        \x20   t = ds.dataset(f'{sys.argv[1]}/{sink}', format=fmt, partitioning='hive').to_table()\n\
+        \x20   return t.sort_by('run_id')\n\
+        parquet = read('tool_usage', 'parquet')\n\
+        for sink in ['ipc', 'ipc_plain']:\n\
+        \x20   ipc = read(sink, 'ipc')\n\
+        \x20   assert ipc.schema.equals(parquet.schema), (ipc.schema, parquet.schema)\n\
+        \x20   assert ipc.to_pylist() == parquet.to_pylist(), sink\n\
+        print(parquet.num_rows, parquet.schema.field('tools_involved').type)\n";
+    let reader = Command::new(python)
+        .args(["-c", script])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        reader.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reader.stderr)
+    );
+    let text = String::from_utf8_lossy(&reader.stdout);
+    let rows = dataset_rows(&out.join("tool_usage")).len();
+    assert!(rows > 10);
+    assert_eq!(text.trim(), format!("{rows} list<item: string>"));
+}
+
+#[test]
 fn arrow_ipc_on_stdout_reads_in_polars() {
     let dir = tempfile::tempdir().unwrap();
     let mut sample = SampleConfig::new("proj", 80, 15);

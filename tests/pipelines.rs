@@ -171,6 +171,23 @@ fn compression_level_is_checked_against_the_codec() {
             .contains("sinks.out.compression_level: a level applies to zstd only, not to snappy")),
         "{e:#?}"
     );
+    let ipc = |sink: &str| {
+        errors_of(&pipeline(sink).replace("type = \"parquet\"", "type = \"arrow_ipc\""))
+    };
+    assert_eq!(ipc("compression = \"none\""), Vec::<String>::new());
+    let e = ipc("compression = \"snappy\"");
+    assert!(
+        e.iter().any(|m| m.contains(
+            "sinks.out.compression: Arrow IPC files are compressed with zstd or not at all"
+        )),
+        "{e:#?}"
+    );
+    let e = ipc("compression_level = 3");
+    assert!(
+        e.iter()
+            .any(|m| m.contains("compression_level is for Parquet sinks")),
+        "{e:#?}"
+    );
 }
 
 fn client(url: &str) -> Client {

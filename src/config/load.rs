@@ -216,7 +216,24 @@ pub fn parse_with<'a>(
                     format!("unknown compression {c:?}; expected zstd, snappy or none"),
                 ));
             }
-            if let Some(level) = sink.compression_level {
+            if sink.kind == "arrow_ipc"
+                && let Some(c) = sink.compression.as_deref().filter(|c| *c == "snappy")
+            {
+                errors.push(loc.at(
+                    span_of(value, "compression").unwrap_or(*at),
+                    format!("{key}.compression"),
+                    format!(
+                        "Arrow IPC files are compressed with zstd or not at all (none), not {c}"
+                    ),
+                ));
+            }
+            if sink.kind == "arrow_ipc" && sink.compression_level.is_some() {
+                errors.push(loc.at(
+                    span_of(value, "compression_level").unwrap_or(*at),
+                    format!("{key}.compression_level"),
+                    "Arrow IPC files use zstd's default level; compression_level is for Parquet sinks",
+                ));
+            } else if let Some(level) = sink.compression_level {
                 let at = span_of(value, "compression_level").unwrap_or(*at);
                 let k = format!("{key}.compression_level");
                 let codec = sink.compression.as_deref().unwrap_or("zstd");

@@ -344,7 +344,14 @@ impl Sink {
                         .cloned()
                         .collect::<std::collections::HashMap<String, String>>(),
                 );
-                OutFile::Ipc(FileWriter::try_new(file, &schema)?, 0)
+                // Arrow IPC compresses buffer by buffer, at zstd's default level.
+                let compression = match self.options.compression.as_str() {
+                    "none" => None,
+                    _ => Some(arrow::ipc::CompressionType::ZSTD),
+                };
+                let options = arrow::ipc::writer::IpcWriteOptions::default()
+                    .try_with_compression(compression)?;
+                OutFile::Ipc(FileWriter::try_new_with_options(file, &schema, options)?, 0)
             }
         })
     }
