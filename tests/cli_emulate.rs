@@ -178,6 +178,52 @@ fn quickstart_runs_anywhere_with_the_built_in_pipeline_and_sample() {
 }
 
 #[test]
+fn convert_names_the_line_of_a_bad_run_or_bad_utf8_in_any_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sample = String::new();
+    std::io::Read::read_to_string(
+        &mut runlake::emulator::open_maybe_compressed(std::path::Path::new(&format!(
+            "{}/data/sample/support-bot.jsonl.zst",
+            env!("CARGO_MANIFEST_DIR")
+        )))
+        .unwrap(),
+        &mut sample,
+    )
+    .unwrap();
+    // Several input blocks of whole lines, then a broken line.
+    let lines = sample.lines().count();
+    assert!(sample.len() > 2 << 20, "the sample spans several blocks");
+    let convert = |name: &str, bytes: Vec<u8>| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let out = runlake()
+            .args(["-q", "convert"])
+            .arg(&path)
+            .arg("--output")
+            .arg(dir.path().join("out"))
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    let err = convert(
+        "bad.jsonl",
+        format!("{sample}{{\"id\": \"x\", broken\n").into_bytes(),
+    );
+    assert!(
+        err.contains(&format!("bad.jsonl:{}: not a run", lines + 1)),
+        "{err}"
+    );
+    let mut latin1 = sample.into_bytes();
+    latin1.extend(b"{\"name\": \"caf\xe9\"}\n");
+    let err = convert("latin1.jsonl", latin1);
+    assert!(
+        err.contains(&format!("latin1.jsonl:{}: not UTF-8", lines + 1)),
+        "{err}"
+    );
+}
+
+#[test]
 fn convert_writes_every_run_once_as_typed_parquet() {
     let dir = tempfile::tempdir().unwrap();
     let out = runlake()

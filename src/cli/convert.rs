@@ -49,30 +49,40 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<()> {
         sink.finish()
     });
     let (mut bytes, mut rows) = (0u64, 0u64);
-    // Lines are read in chunks and parsed by two builder threads (row order within the
-    // output does not matter to a dataset); the writer thread encodes Parquet meanwhile.
-    let (chunk_tx, chunk_rx) = std::sync::mpsc::sync_channel::<(usize, Vec<String>)>(4);
-    let chunk_rx = std::sync::Arc::new(std::sync::Mutex::new(chunk_rx));
+    // Lines are read in blocks of about BLOCK_BYTES and parsed by two builder threads (row
+    // order within the output does not matter to a dataset); the writer thread encodes
+    // Parquet meanwhile. A block is one allocation, checked as UTF-8 once.
+    let (block_tx, block_rx) = std::sync::mpsc::sync_channel::<Block>(4);
+    let block_rx = std::sync::Arc::new(std::sync::Mutex::new(block_rx));
     let input = args.input.display().to_string();
     let parsed = std::thread::scope(|scope| -> anyhow::Result<()> {
         let builders: Vec<_> = (0..2)
             .map(|_| {
-                let (chunk_rx, tx, spec, input) = (chunk_rx.clone(), tx.clone(), &spec, &input);
+                let (block_rx, tx, spec, input) = (block_rx.clone(), tx.clone(), &spec, &input);
                 scope.spawn(move || -> anyhow::Result<u64> {
                     let mut table = TableBuilder::with_columns(spec.column_kinds());
                     let mut rows = 0;
                     loop {
-                        let next = chunk_rx.lock().expect("chunk queue").recv();
-                        let Ok((first_line, lines)) = next else { break };
-                        for (k, line) in lines.iter().enumerate() {
+                        let next = block_rx.lock().expect("block queue").recv();
+                        let Ok(Block { first_line, text }) = next else {
+                            break;
+                        };
+                        let text = std::str::from_utf8(&text).map_err(|e| {
+                            let line = first_line + count_lines(&text[..e.valid_up_to()]);
+                            anyhow::anyhow!("{input}:{line}: not UTF-8")
+                        })?;
+                        for (k, line) in text.lines().enumerate() {
+                            if line.trim().is_empty() {
+                                continue;
+                            }
                             let run = Run::from_json(line).with_context(|| {
                                 format!("{input}:{}: not a run", first_line + k)
                             })?;
                             table.push_row(spec.cells(&Record { run, group: None }));
                             rows += 1;
-                        }
-                        if table.rows() >= args.batch_rows && tx.send(table.finish()).is_err() {
-                            break; // the writer failed; its error is reported below
+                            if table.rows() >= args.batch_rows && tx.send(table.finish()).is_err() {
+                                return Ok(rows); // the writer failed; its error is reported below
+                            }
                         }
                     }
                     if table.rows() > 0 {
@@ -82,30 +92,34 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<()> {
                 })
             })
             .collect();
-        let mut chunk = Vec::with_capacity(1024);
-        let mut first_line = 1;
-        for (i, line) in reader.lines().enumerate() {
-            let line = line.with_context(|| format!("{input}:{}", i + 1))?;
-            bytes += line.len() as u64 + 1;
-            if line.trim().is_empty() {
-                continue;
+        let mut reader = reader;
+        let mut line = 1;
+        loop {
+            let mut text = Vec::with_capacity(BLOCK_BYTES + (64 << 10));
+            let mut lines = 0;
+            while text.len() < BLOCK_BYTES {
+                let n = reader
+                    .read_until(b'\n', &mut text)
+                    .with_context(|| format!("{input}:{}", line + lines))?;
+                if n == 0 {
+                    break;
+                }
+                lines += 1;
             }
-            if chunk.is_empty() {
-                first_line = i + 1;
+            if text.is_empty() {
+                break;
             }
-            chunk.push(line);
-            if chunk.len() == 1024
-                && chunk_tx
-                    .send((first_line, std::mem::take(&mut chunk)))
-                    .is_err()
-            {
+            bytes += text.len() as u64;
+            let block = Block {
+                first_line: line,
+                text,
+            };
+            line += lines;
+            if block_tx.send(block).is_err() {
                 break;
             }
         }
-        if !chunk.is_empty() {
-            let _ = chunk_tx.send((first_line, chunk));
-        }
-        drop(chunk_tx);
+        drop(block_tx);
         for b in builders {
             rows += b
                 .join()
@@ -129,4 +143,17 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<()> {
         report.bytes as f64 / 1e6
     );
     Ok(())
+}
+
+/// About this many bytes of whole lines go to a builder at a time.
+const BLOCK_BYTES: usize = 1 << 20;
+
+/// Whole lines of the input, starting at line `first_line` (1-based).
+struct Block {
+    first_line: usize,
+    text: Vec<u8>,
+}
+
+fn count_lines(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b == b'\n').count()
 }
