@@ -209,6 +209,73 @@ fn incremental_runs_add_exactly_the_new_runs_and_a_window_rerun_changes_nothing(
 }
 
 #[test]
+fn the_api_key_appears_in_nothing_a_run_prints_or_writes() {
+    let secret = "lsv2_pt_0123456789SECRETabcdef";
+    let dir = tempfile::tempdir().unwrap();
+    let mut sample = SampleConfig::new("proj", 60, 31);
+    sample.days = 3;
+    let data = sample_file(dir.path(), &sample);
+    let emu = serve(
+        &[("proj", &data)],
+        EmulatorConfig {
+            api_key: Some(secret.into()),
+            ..Default::default()
+        },
+    );
+    let now = (sample.end + chrono::TimeDelta::minutes(1)).to_rfc3339();
+    let out = dir.path().join("out");
+    // Everything logged at trace level, the JSON summary, then a run with a revoked key.
+    let run = |key: &str, out: &Path| {
+        let mut c = runlake(
+            &emu.url,
+            "tool_usage.toml",
+            &[
+                "--project",
+                "proj",
+                "--now",
+                &now,
+                "--json",
+                "--output",
+                out.to_str().unwrap(),
+            ],
+        );
+        c.env("LANGSMITH_API_KEY", key).env("RUST_LOG", "trace");
+        c.output().unwrap()
+    };
+    let good = run(secret, &out);
+    assert!(
+        good.status.success(),
+        "{}",
+        String::from_utf8_lossy(&good.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&good.stderr).contains("0123456789SECRET"),
+        "trace logging is on"
+    );
+    let revoked = run(&format!("{secret}-revoked"), &dir.path().join("out2"));
+    assert_eq!(revoked.status.code(), Some(3), "an auth failure");
+    let mut seen = vec![good.stdout, good.stderr, revoked.stdout, revoked.stderr];
+    let mut dirs = vec![dir.path().to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                seen.push(std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    assert!(seen.len() > 6, "output files were read");
+    for bytes in &seen {
+        assert!(
+            !String::from_utf8_lossy(bytes).contains("0123456789SECRET"),
+            "the key leaked"
+        );
+    }
+}
+
+#[test]
 fn replace_swaps_the_partitions_a_window_writes() {
     let dir = tempfile::tempdir().unwrap();
     let mut sample = SampleConfig::new("proj", 60, 12);
