@@ -356,8 +356,9 @@ impl Sink {
         })
     }
 
-    /// zstd (level 3 unless configured), page statistics, row groups bounded by rows and bytes (the writer buffers a
-    /// whole row group), no dictionary for JSON payload columns (large, rarely repeated).
+    /// zstd (level 3 unless configured), page statistics, row groups bounded by rows and bytes
+    /// (the writer buffers a whole row group), no dictionary for JSON payload columns (large,
+    /// rarely repeated).
     fn properties(&self, schema: &arrow::datatypes::Schema) -> anyhow::Result<WriterProperties> {
         let compression = match self.options.compression.as_str() {
             "snappy" => Compression::SNAPPY,
