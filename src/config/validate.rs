@@ -1,0 +1,424 @@
+//! Checks on a parsed pipeline that serde cannot make: ids, stage and sink options, filter
+//! strings, and the graph (inputs exist, kinds fit, no cycles). Each check adds located errors
+//! to the list and goes on, so one run reports every problem.
+
+use std::collections::HashMap;
+
+use indexmap::IndexMap;
+use toml::Spanned;
+use toml::de::DeValue;
+
+use super::error::{ConfigError, Locator};
+use super::load::{span_of, string_offset};
+use super::model::*;
+use super::{paths, window};
+
+/// A sink's options: codec and level, sizes, partition keys.
+pub(super) fn check_sink(
+    sink: &SinkConfig,
+    value: &Spanned<DeValue>,
+    key: &str,
+    at: usize,
+    loc: &Locator,
+    errors: &mut Vec<ConfigError>,
+) {
+    if let Some(c) = &sink.compression
+        && !COMPRESSIONS.contains(&c.as_str())
+    {
+        errors.push(loc.at(
+            span_of(value, "compression").unwrap_or(at),
+            format!("{key}.compression"),
+            format!("unknown compression {c:?}; expected zstd, snappy or none"),
+        ));
+    }
+    if sink.kind == "arrow_ipc"
+        && let Some(c) = sink.compression.as_deref().filter(|c| *c == "snappy")
+    {
+        errors.push(loc.at(
+            span_of(value, "compression").unwrap_or(at),
+            format!("{key}.compression"),
+            format!("Arrow IPC files are compressed with zstd or not at all (none), not {c}"),
+        ));
+    }
+    if sink.kind == "arrow_ipc" && sink.compression_level.is_some() {
+        errors.push(loc.at(
+            span_of(value, "compression_level").unwrap_or(at),
+            format!("{key}.compression_level"),
+            "Arrow IPC files use zstd's default level; compression_level is for Parquet sinks",
+        ));
+    } else if let Some(level) = sink.compression_level {
+        let at = span_of(value, "compression_level").unwrap_or(at);
+        let k = format!("{key}.compression_level");
+        let codec = sink.compression.as_deref().unwrap_or("zstd");
+        if codec != "zstd" {
+            errors.push(loc.at(
+                at,
+                k,
+                format!("a level applies to zstd only, not to {codec}; remove compression_level"),
+            ));
+        } else if !ZSTD_LEVELS.contains(&level) {
+            errors.push(loc.at(
+                at,
+                k,
+                format!(
+                    "zstd level {level} is out of range; expected {} (fastest) to {} (smallest)",
+                    ZSTD_LEVELS.start(),
+                    ZSTD_LEVELS.end()
+                ),
+            ));
+        }
+    }
+    for (k, v) in [
+        ("row_group_rows", sink.row_group_rows.map(|n| n as u64)),
+        (
+            "max_rows_per_file",
+            sink.max_rows_per_file.map(|n| n as u64),
+        ),
+        ("max_file_mb", sink.max_file_mb),
+    ] {
+        if v == Some(0) {
+            errors.push(loc.at(
+                span_of(value, k).unwrap_or(at),
+                format!("{key}.{k}"),
+                "must be at least 1",
+            ));
+        }
+    }
+    for k in sink.partition_by.iter().flatten() {
+        if k.is_empty() || k.starts_with('_') || k.starts_with('.') {
+            errors.push(loc.at(
+                span_of(value, "partition_by").unwrap_or(at),
+                format!("{key}.partition_by"),
+                format!("{k:?} cannot be a partition key: it is empty or would hide the directory (leading _ or .)"),
+            ));
+        }
+    }
+}
+
+pub(super) fn check_id(
+    id: &str,
+    at: usize,
+    key: &str,
+    loc: &Locator,
+    errors: &mut Vec<ConfigError>,
+) {
+    if id.is_empty()
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        errors.push(loc.at(
+            at,
+            key,
+            format!("component id {id:?} may only use letters, digits, '_' and '-'"),
+        ));
+    }
+}
+
+fn check_filter(
+    text: &Option<String>,
+    value: &Spanned<DeValue>,
+    key: &str,
+    field: &str,
+    loc: &Locator,
+    errors: &mut Vec<ConfigError>,
+) {
+    if let Some(text) = text
+        && let Err(e) = crate::filter::parse(text)
+    {
+        let at = string_offset(value, field, loc, e.offset);
+        errors.push(loc.at(
+            at,
+            format!("{key}.{field}"),
+            format!("bad filter: {}\n{}", e.message, indent(&e.render(text))),
+        ));
+    }
+}
+
+fn indent(s: &str) -> String {
+    s.lines()
+        .skip(1)
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub(super) fn check_stage(
+    stage: &StageConfig,
+    value: &Spanned<DeValue>,
+    key: &str,
+    loc: &Locator,
+    errors: &mut Vec<ConfigError>,
+) {
+    let at = |field: &str| span_of(value, field).unwrap_or(value.span().start);
+    match stage {
+        StageConfig::QueryRuns(q) => {
+            check_filter(&q.filter, value, key, "filter", loc, errors);
+            check_filter(&q.trace_filter, value, key, "trace_filter", loc, errors);
+            check_filter(&q.tree_filter, value, key, "tree_filter", loc, errors);
+            for field in ["since", "until"] {
+                let text = if field == "since" { &q.since } else { &q.until };
+                if let Some(t) = text
+                    && let Err(e) = window::parse_time_or_duration(t, chrono::Utc::now())
+                {
+                    errors.push(loc.at(at(field), format!("{key}.{field}"), e));
+                }
+            }
+            if let Some(t) = &q.run_type
+                && !crate::langsmith::fields::RUN_TYPES.contains(&t.as_str())
+            {
+                errors.push(loc.at(
+                    at("run_type"),
+                    format!("{key}.run_type"),
+                    format!(
+                        "unknown run type {t:?}; expected one of {}",
+                        crate::langsmith::fields::RUN_TYPES.join(", ")
+                    ),
+                ));
+            }
+            if let Some(select) = &q.select {
+                for name in select {
+                    if !paths::SELECTABLE.contains(&name.as_str()) {
+                        errors.push(loc.at(
+                            at("select"),
+                            format!("{key}.select"),
+                            format!("{name:?} is not a LangSmith run field"),
+                        ));
+                    }
+                }
+            }
+        }
+        StageConfig::GroupByTrace(g) => {
+            for (name, agg) in &g.aggregate {
+                let ops = [
+                    agg.distinct.is_some(),
+                    agg.collect.is_some(),
+                    agg.count.is_some(),
+                    agg.first.is_some(),
+                    agg.last.is_some(),
+                    agg.collect_keys.is_some(),
+                    agg.extend_keys.is_some(),
+                ];
+                if ops.iter().filter(|b| **b).count() != 1 {
+                    errors.push(loc.at(at("aggregate"), format!("{key}.aggregate.{name}"), "give exactly one of distinct, collect, count, first, last, collect_keys, extend_keys"));
+                }
+                for field in [
+                    &agg.distinct,
+                    &agg.collect,
+                    &agg.first,
+                    &agg.last,
+                    &agg.collect_keys,
+                    &agg.extend_keys,
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    if let Err(e) = paths::RunPath::parse(field) {
+                        errors.push(loc.at(at("aggregate"), format!("{key}.aggregate.{name}"), e));
+                    }
+                }
+            }
+        }
+        StageConfig::FetchRoots(f) => {
+            if f.batch_size.is_some_and(|b| b == 0 || b > 1000) {
+                errors.push(loc.at(
+                    at("batch_size"),
+                    format!("{key}.batch_size"),
+                    "batch_size must be between 1 and 1000 (100 on the v1 API)",
+                ));
+            }
+        }
+        StageConfig::Flatten(f) => {
+            if f.batch_rows == Some(0) {
+                errors.push(loc.at(
+                    at("batch_rows"),
+                    format!("{key}.batch_rows"),
+                    "must be at least 1",
+                ));
+            }
+            for c in &f.columns {
+                if let Err(e) = paths::ColumnSource::parse(&c.from) {
+                    errors.push(loc.at(at("columns"), format!("{key}.columns.{}", c.name), e));
+                }
+            }
+            for x in &f.expand {
+                if let Err(e) = paths::ExpandSource::parse(&x.from, x.stat.as_deref()) {
+                    errors.push(loc.at(at("expand"), format!("{key}.expand"), e));
+                }
+            }
+        }
+        StageConfig::Filter(f) => {
+            check_filter(&Some(f.filter.clone()), value, key, "filter", loc, errors)
+        }
+    }
+}
+
+/// What flows out of a component, for checking that edges make sense.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Runs,
+    Groups,
+    Rows,
+}
+
+fn output_flow(stage: &StageConfig) -> Flow {
+    match stage {
+        StageConfig::GroupByTrace(_) => Flow::Groups,
+        StageConfig::Flatten(_) => Flow::Rows,
+        _ => Flow::Runs,
+    }
+}
+
+fn accepts(kind: &str, flow: Flow) -> bool {
+    match kind {
+        "group_by_trace" | "flatten" | "filter" => flow == Flow::Runs,
+        "fetch_roots" => matches!(flow, Flow::Groups | Flow::Runs),
+        _ => matches!(flow, Flow::Rows | Flow::Runs), // sinks
+    }
+}
+
+pub(super) fn check_graph(
+    stages: &IndexMap<String, StageConfig>,
+    sinks: &IndexMap<String, SinkConfig>,
+    input_spans: &HashMap<String, Vec<(String, usize)>>,
+    spans: &HashMap<String, usize>,
+    loc: &Locator,
+    errors: &mut Vec<ConfigError>,
+) {
+    // Declared stages, including those whose table had errors (reported already): an input
+    // naming one of them is not reported again.
+    let mut known: Vec<&str> = spans.keys().map(String::as_str).collect();
+    known.sort_by_key(|id| spans[*id]);
+    let mut edges: Vec<(&str, &str, &str)> = Vec::new(); // (consumer kind, consumer id, producer id)
+    for (id, stage) in stages {
+        if stage.inputs().is_empty() && !matches!(stage, StageConfig::QueryRuns(_)) {
+            errors.push(loc.at(
+                spans[id],
+                format!("stages.{id}.inputs"),
+                "a stage of this type needs inputs",
+            ));
+        }
+        for input in stage.inputs() {
+            edges.push((stage.kind(), id, input));
+        }
+    }
+    for (id, sink) in sinks {
+        if sink.inputs.is_empty() {
+            errors.push(
+                loc.at(
+                    input_spans
+                        .get(id)
+                        .and_then(|v| v.first())
+                        .map_or(0, |v| v.1),
+                    format!("sinks.{id}.inputs"),
+                    "a sink needs inputs",
+                ),
+            );
+        }
+        for input in &sink.inputs {
+            edges.push((sink.kind.as_str(), id, input));
+        }
+    }
+    for (kind, id, input) in &edges {
+        let at = input_spans
+            .get(*id)
+            .and_then(|v| v.iter().find(|(n, _)| n == input))
+            .map_or(0, |v| v.1);
+        let key = if stages.contains_key(*id) {
+            format!("stages.{id}.inputs")
+        } else {
+            format!("sinks.{id}.inputs")
+        };
+        match stages.get(*input) {
+            None if sinks.contains_key(*input) => errors.push(loc.at(
+                at,
+                key,
+                format!("{input:?} is a sink; sinks cannot feed other components"),
+            )),
+            None if known.contains(input) => {} // its own errors say why
+            None => errors.push(loc.at(
+                at,
+                key,
+                format!(
+                    "unknown input {input:?}{}; an input must be a stage of this file: {}",
+                    super::keys::closest(input, known.iter().copied())
+                        .map(|k| format!(" (did you mean {k:?}?)"))
+                        .unwrap_or_default(),
+                    if known.is_empty() {
+                        "none defined yet (add a [stages.<id>] table)".into()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            )),
+            Some(producer) => {
+                let flow = output_flow(producer);
+                if !accepts(kind, flow) {
+                    let what = match flow {
+                        Flow::Runs => "runs",
+                        Flow::Groups => "trace groups",
+                        Flow::Rows => "rows",
+                    };
+                    errors.push(loc.at(
+                        at,
+                        key,
+                        format!(
+                            "{input:?} ({}) produces {what}, which a {kind} cannot take",
+                            producer.kind()
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    // Cycles: depth-first search over stage inputs.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Active,
+        Done,
+    }
+    let mut marks: HashMap<&str, Mark> = stages.keys().map(|k| (k.as_str(), Mark::New)).collect();
+    fn visit<'a>(
+        id: &'a str,
+        stages: &'a IndexMap<String, StageConfig>,
+        marks: &mut HashMap<&'a str, Mark>,
+        path: &mut Vec<&'a str>,
+    ) -> Option<Vec<String>> {
+        match marks.get(id) {
+            Some(Mark::Done) | None => return None,
+            Some(Mark::Active) => {
+                let start = path.iter().position(|p| *p == id).unwrap_or(0);
+                let mut cycle: Vec<String> = path[start..].iter().map(|s| s.to_string()).collect();
+                cycle.push(id.to_string());
+                return Some(cycle);
+            }
+            Some(Mark::New) => {}
+        }
+        marks.insert(id, Mark::Active);
+        path.push(id);
+        for input in stages[id].inputs() {
+            if let Some(c) = visit(input.as_str(), stages, marks, path) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        marks.insert(id, Mark::Done);
+        None
+    }
+    for id in stages.keys() {
+        let mut path = Vec::new();
+        if let Some(cycle) = visit(id, stages, &mut marks, &mut path) {
+            let first = &cycle[0];
+            errors.push(loc.at(
+                spans[first],
+                format!("stages.{first}"),
+                format!(
+                    "cycle: {}; a stage cannot consume its own output, remove one of these inputs",
+                    cycle.join(" → ")
+                ),
+            ));
+            break;
+        }
+    }
+}
