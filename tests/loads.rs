@@ -572,8 +572,7 @@ fn arrow_ipc_sinks_are_zstd_compressed_and_read_like_the_parquet_sink() {
         bytes("ipc_plain")
     );
     // pyarrow reads each output as a Hive-partitioned dataset: same rows, same types.
-    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
-    assert!(python.exists(), "run scripts/setup-python.sh first");
+    let python = common::venv_python();
     let script = "import sys, pyarrow.dataset as ds\n\
         def read(sink, fmt):\n\
         \x20   t = ds.dataset(f'{sys.argv[1]}/{sink}', format=fmt, partitioning='hive').to_table()\n\
@@ -609,8 +608,7 @@ fn arrow_ipc_on_stdout_reads_in_polars() {
     let runs = common::read_runs(&data);
     let emu = serve(&[("proj", &data)], EmulatorConfig::default());
     let now = (sample.end + chrono::TimeDelta::minutes(1)).to_rfc3339();
-    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
-    assert!(python.exists(), "run scripts/setup-python.sh first");
+    let python = common::venv_python();
     let mut producer = runlake(
         &emu.url,
         "runs.toml",
@@ -642,52 +640,60 @@ fn arrow_ipc_on_stdout_reads_in_polars() {
     );
 }
 
-/// A moto S3 server on loopback, from the project's Python environment.
-struct S3Server {
+/// A test tool serving on a free loopback port, killed when dropped.
+struct LoopbackServer {
     child: std::process::Child,
     endpoint: String,
-    /// moto's request log.
+    /// The server's request log.
     log: tempfile::NamedTempFile,
 }
 
-impl Drop for S3Server {
+impl Drop for LoopbackServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-fn s3_server() -> S3Server {
-    let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server");
-    assert!(
-        bin.exists(),
-        "no moto_server: run scripts/setup-python.sh first"
-    );
+/// Starts `bin` (installed by `installer`); `configure` adds the port and where the server
+/// logs its requests. Returns once the port accepts connections.
+fn loopback_server(
+    bin: PathBuf,
+    installer: &str,
+    configure: impl FnOnce(&mut Command, u16, &tempfile::NamedTempFile),
+) -> LoopbackServer {
+    assert!(bin.exists(), "no {}: run {installer} first", bin.display());
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
     let log = tempfile::NamedTempFile::new().unwrap();
-    let child = Command::new(bin)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        // Small parts, so that test-sized files go through multipart upload.
-        .env("S3_UPLOAD_PART_MIN_SIZE", "4096")
-        .stdout(Stdio::null())
-        .stderr(log.reopen().unwrap())
-        .spawn()
-        .unwrap();
-    let endpoint = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut command = Command::new(&bin);
+    command.stdout(Stdio::null()).stderr(Stdio::null());
+    configure(&mut command, port, &log);
+    let child = command.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "moto_server did not start");
+        assert!(Instant::now() < deadline, "{} did not start", bin.display());
         std::thread::sleep(Duration::from_millis(100));
     }
-    S3Server {
+    LoopbackServer {
         child,
-        endpoint,
+        endpoint: format!("http://127.0.0.1:{port}"),
         log,
     }
+}
+
+/// A moto S3 server, from the project's Python environment; it logs requests to stderr.
+fn s3_server() -> LoopbackServer {
+    let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server");
+    loopback_server(bin, "scripts/setup-python.sh", |c, port, log| {
+        c.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            // Small parts, so that test-sized files go through multipart upload.
+            .env("S3_UPLOAD_PART_MIN_SIZE", "4096")
+            .stderr(log.reopen().unwrap());
+    })
 }
 
 fn with_s3_env(mut c: Command, endpoint: &str) -> Command {
@@ -829,62 +835,28 @@ fn s3_round_trip_through_a_real_s3_server_including_a_killed_run() {
     );
 }
 
-/// Azurite, Microsoft's Azure Blob Storage emulator, on loopback (from scripts/node).
-struct Azurite {
-    child: std::process::Child,
-    endpoint: String,
-    /// Azurite's debug log: one entry per request.
-    log: tempfile::NamedTempFile,
-}
-
-impl Drop for Azurite {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn azurite() -> Azurite {
+/// Azurite, Microsoft's Azure Blob Storage emulator (from scripts/node); its debug log has
+/// one entry per request.
+fn azurite() -> LoopbackServer {
     let bin =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/node/node_modules/.bin/azurite-blob");
-    assert!(bin.exists(), "no Azurite: run scripts/setup-node.sh first");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let log = tempfile::NamedTempFile::new().unwrap();
-    let child = Command::new(bin)
-        .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
-        .args([
-            "--inMemoryPersistence",
-            "--skipApiVersionCheck",
-            "--disableTelemetry",
-            "--silent",
-        ])
-        .arg("--debug")
-        .arg(log.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "Azurite did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Azurite {
-        child,
-        endpoint: format!("http://127.0.0.1:{port}"),
-        log,
-    }
+    loopback_server(bin, "scripts/setup-node.sh", |c, port, log| {
+        c.args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
+            .args([
+                "--inMemoryPersistence",
+                "--skipApiVersionCheck",
+                "--disableTelemetry",
+                "--silent",
+            ])
+            .arg("--debug")
+            .arg(log.path());
+    })
 }
 
 /// tests/python/azure_blob.py, the Azure SDK's view of the emulator.
 fn azure_blob(endpoint: &str, args: &[&str]) -> String {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new(root.join(".venv/bin/python"))
-        .arg(root.join("tests/python/azure_blob.py"))
+    let out = Command::new(common::venv_python())
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/azure_blob.py"))
         .arg(endpoint)
         .args(args)
         .output()

@@ -40,17 +40,22 @@ pub fn http() -> reqwest::Client {
     reqwest::Client::builder().build().unwrap()
 }
 
-/// Runs a Python check script from tests/python with the project's venv against the built
-/// binary; fails unless the script ends with "N passed, 0 failed".
-pub fn run_python_check(script: &str) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let python = root.join(".venv/bin/python");
+/// The project's Python (the independent readers, the SDK), from scripts/setup-python.sh.
+pub fn venv_python() -> PathBuf {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
     assert!(
         python.exists(),
         "no Python test environment at {}: run scripts/setup-python.sh first",
         python.display()
     );
-    let output = std::process::Command::new(&python)
+    python
+}
+
+/// Runs a Python check script from tests/python with the project's venv against the built
+/// binary; fails unless the script ends with "N passed, 0 failed".
+pub fn run_python_check(script: &str) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let output = std::process::Command::new(venv_python())
         .args(["-W", "ignore"])
         .arg(root.join("tests/python").join(script))
         .arg("--runlake")
