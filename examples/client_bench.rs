@@ -1,6 +1,6 @@
-//! Benchmark: a 30-day v1 export under the emulator's LangSmith rate-limit tiers, with and
-//! without window splitting. Prints runs/s, requests/s and the share of the allowed request
-//! rate actually used.
+//! Benchmark: a 30-day export under the emulator's LangSmith rate-limit tiers: v1 with and
+//! without window splitting, and v2. Prints requests, 429s, the wall time and how much of it
+//! the published limit itself imposes.
 //!
 //! `cargo run --release --example client_bench -- [TRACES] [SPEEDUP]`
 //! SPEEDUP divides the emulator's 10 s windows (and the client's matching limits); figures are
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use chrono::TimeDelta;
 use futures::TryStreamExt;
 use runlake::emulator::{Emulator, EmulatorConfig, Store};
-use runlake::langsmith::{ApiChoice, Client, ClientConfig, RateSpec, RunsQuery, Secret};
+use runlake::langsmith::{ApiChoice, Client, ClientConfig, Pacing, RunsQuery, Secret};
 use runlake::sample::{self, SampleConfig};
 
 #[tokio::main]
@@ -41,18 +41,18 @@ async fn main() -> anyhow::Result<()> {
         generated.runs
     );
 
-    for split in [false, true] {
-        let scaled = |requests: u32| RateSpec {
-            requests,
-            period: Duration::from_secs_f64(10.0 / speedup),
-        };
+    for (api, split) in [
+        (ApiChoice::V1, false),
+        (ApiChoice::V1, true),
+        (ApiChoice::V2, false),
+    ] {
+        // The emulator plays LangSmith Cloud: pace at its published limits, in its windows.
         let client = Client::new(ClientConfig {
             endpoint: emulator.url(),
             api_key: Some(Secret::new("bench")),
-            api: ApiChoice::V1,
-            v1_short_window: scaled(10),
-            v1_long_window: scaled(3),
-            v1_search: scaled(3),
+            api,
+            pacing: Pacing::Published,
+            rate_window: Duration::from_secs_f64(10.0 / speedup),
             ..ClientConfig::default()
         })?;
         let project = client.resolve_project("bench").await?;
@@ -68,25 +68,33 @@ async fn main() -> anyhow::Result<()> {
         let runs: usize = pages.iter().map(Vec::len).sum();
         let stats = client.stats();
         let query_requests = stats.requests - 1; // minus the project lookup
-        // The allowed rate of the tier these queries fall in.
-        let allowed = if split { 10.0 } else { 3.0 } / 10.0 * speedup;
-        // The first request of a GCRA limiter is free, so measure the spacing of the rest.
-        let used = (query_requests.saturating_sub(1)) as f64 / elapsed / allowed;
+        // The allowed requests per window of the tier these queries fall in; with an exact
+        // sliding window, n requests need ceil(n / allowed) - 1 whole windows of waiting.
+        let allowed = match (api, split) {
+            (ApiChoice::V2, _) => 300,
+            (_, true) => 10,
+            _ => 3,
+        };
+        let windows = (query_requests.div_ceil(allowed)).saturating_sub(1) as f64;
+        let floor = windows * 10.0 / speedup;
         println!(
-            "{:<24} {runs} runs, {query_requests} requests ({} retries, {} x 429) in {elapsed:.2}s: \
-             {:.0} runs/s measured = {:.1} runs/s at LangSmith's real windows; \
-             {:.2} req/s of {allowed:.2} allowed = {:.0}% of the limit used",
-            if split {
-                "split into <=7-day windows"
-            } else {
-                "one 30-day query"
+            "{:<28} {runs} runs, {query_requests} requests ({} retries, {} x 429) in {elapsed:.2}s \
+             = {:.1}s at LangSmith's real windows; the limit's floor {:.1}s ({:.0}% of the time \
+             is the limit)",
+            match (api, split) {
+                (ApiChoice::V2, _) => "v2, one 30-day query",
+                (_, true) => "v1, split into <=7-day windows",
+                _ => "v1, one 30-day query",
             },
             stats.retries,
             stats.throttled,
-            runs as f64 / elapsed,
-            runs as f64 / elapsed / speedup,
-            query_requests as f64 / elapsed,
-            used * 100.0,
+            elapsed * speedup,
+            floor * speedup,
+            if elapsed > 0.0 {
+                floor / elapsed * 100.0
+            } else {
+                0.0
+            },
         );
     }
     emulator.shutdown().await;

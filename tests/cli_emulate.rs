@@ -297,8 +297,15 @@ fn plan_shows_graph_queries_layout_and_dot_offline() {
             "p",
             "--since",
             "2026-10-01T00:00:00Z",
+            "--until",
+            "2026-10-31T00:00:00Z",
+            "--runs",
+            "2028",
+            "--traces",
+            "765",
         ])
         .env_remove("LANGSMITH_API_KEY")
+        .env_remove("LANGSMITH_ENDPOINT")
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -309,9 +316,18 @@ fn plan_shows_graph_queries_layout_and_dot_offline() {
     );
     for want in [
         "stage by_trace (group_by_trace) <- tool_runs",
+        "api: auto: v2 wherever /info offers it",
+        r#"v2: one window, pages of 1,000: POST /api/v2/runs/query"#,
+        r#""run_type":"TOOL""#,
+        r#""min_start_time":"2026-10-01T00:00:00.000000Z""#,
+        "v1: 5 window(s) of at most 7 days, pages of 100: POST /api/v1/runs/query",
         r#""run_type":"tool""#,
         r#""start_time":"2026-10-01T00:00:00.000000Z""#,
-        "fetch roots: root runs by trace id, 100 per request",
+        "fetch roots: root runs by trace id, 1,000 per request on v2, 100 on v1",
+        // 2 lookups (/info, the project) + 3 pages + 1 root fetch; within one window.
+        "expected on v2: 6 requests (other 2, v2 4) for 2028 runs and 765 traces; at least 0 s",
+        // 5 windows × 5 pages + 8 root fetches: 33 v1 requests at 15 per key per 10 s.
+        "expected on v1: 35 requests (other 2, v1_longer 8, v1_up_to_7_days 25) for 2028 runs and 765 traces; at least 20 s",
         "partitions date, disposition append",
         "load: windows of the whole range",
     ] {

@@ -12,9 +12,7 @@ use common::{KEY, sample_file, start};
 use futures::TryStreamExt;
 use runlake::emulator::{Emulator, EmulatorConfig, FaultConfig};
 use runlake::filter::{self, RunFacts};
-use runlake::langsmith::{
-    ApiChoice, Client, ClientConfig, ClientError, RateSpec, RunsQuery, Secret,
-};
+use runlake::langsmith::{ApiChoice, Client, ClientConfig, ClientError, Lane, RunsQuery, Secret};
 use runlake::model::Run;
 use runlake::sample::SampleConfig;
 
@@ -61,15 +59,7 @@ fn client_for(emu: &Emulator, f: impl FnOnce(&mut ClientConfig)) -> Client {
         ..ClientConfig::default()
     };
     config.endpoint = runlake::langsmith::normalize_endpoint(&config.endpoint);
-    // Fast limits unless a test asks for LangSmith's.
-    for spec in [
-        &mut config.v1_short_window,
-        &mut config.v1_long_window,
-        &mut config.v1_search,
-        &mut config.v2_query,
-    ] {
-        *spec = RateSpec::per_10s(100_000);
-    }
+    // Unpaced (the emulator is not LangSmith Cloud) unless a test asks for limits.
     f(&mut config);
     Client::new(config).unwrap()
 }
@@ -360,32 +350,25 @@ async fn seed_examples_return_the_emulators_runs_via_v1_and_v2() {
 }
 
 #[tokio::test]
-async fn auto_picks_v2_only_when_v1_queries_are_disabled() {
+async fn auto_picks_v2_wherever_the_deployment_offers_it() {
+    use runlake::emulator::Deployment;
+    use runlake::langsmith::ApiVersion;
     let d = data(3, 1);
-    for (backend, want) in [
-        (
-            runlake::emulator::QueryBackend::ClickHouse,
-            runlake::langsmith::ApiVersion::V1,
-        ),
-        (
-            runlake::emulator::QueryBackend::Dual,
-            runlake::langsmith::ApiVersion::V1,
-        ),
-        (
-            runlake::emulator::QueryBackend::SmithDb,
-            runlake::langsmith::ApiVersion::V2,
-        ),
+    for (deployment, want) in [
+        (Deployment::V1Only, ApiVersion::V1),
+        (Deployment::Saas, ApiVersion::V2),
+        (Deployment::V2Only, ApiVersion::V2),
     ] {
         let emu = start(
             &[("proj", &d.path)],
             EmulatorConfig {
-                backend,
+                deployment,
                 ..Default::default()
             },
         )
         .await;
         let client = client_for(&emu, |_| {});
-        assert_eq!(client.api_version().await.unwrap(), want);
+        assert_eq!(client.api_version().await.unwrap(), want, "{deployment:?}");
         let all = ids(
             &client,
             RunsQuery {
@@ -396,12 +379,31 @@ async fn auto_picks_v2_only_when_v1_queries_are_disabled() {
         )
         .await;
         assert_eq!(all.len(), d.runs.len());
+        let v2 = emu.stats().total("POST /api/v2/runs/query");
+        assert_eq!(v2 > 0, want == ApiVersion::V2, "{deployment:?}");
         emu.shutdown().await;
     }
 }
 
 #[tokio::test]
-async fn ten_thousand_runs_arrive_exactly_once_through_faults_and_429s() {
+async fn ten_thousand_runs_arrive_exactly_once_through_faults_and_429s_on_v1() {
+    // v1's long tier is 3 per (sped-up) 250 ms; the client is told 6, so 429s must happen
+    // and be absorbed.
+    faults_and_429s(ApiChoice::V1, 40.0, |c| {
+        c.rate_window = Duration::from_millis(250);
+        c.rate_limits.set(Lane::V1Long, 6);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn ten_thousand_runs_arrive_exactly_once_through_faults_and_429s_on_v2() {
+    // v2 allows 300 per (sped-up) 6.7 s; unpaced pages of 50 outrun that until the 429s
+    // slow the client down.
+    faults_and_429s(ApiChoice::V2, 1.5, |c| c.v2_page_size = 50).await;
+}
+
+async fn faults_and_429s(api: ApiChoice, speedup: f64, limits: impl FnOnce(&mut ClientConfig)) {
     let d = data(2000, 3);
     assert!(d.runs.len() >= 10_000, "{} runs", d.runs.len());
     let config = EmulatorConfig {
@@ -413,30 +415,27 @@ async fn ten_thousand_runs_arrive_exactly_once_through_faults_and_429s() {
             drop: 0.03,
             truncate: 0.03,
         },
-        rate_limit_speedup: Some(40.0),
+        rate_limit_speedup: Some(speedup),
         ..Default::default()
     };
     let emu = start(&[("proj", &d.path)], config).await;
-    // Ask for twice the emulator's (sped-up) rate so 429s must happen and be absorbed.
     let client = client_for(&emu, |c| {
-        c.v1_long_window = RateSpec {
-            requests: 6,
-            period: Duration::from_millis(250),
-        };
+        limits(c);
         c.max_attempts = 30;
         c.request_timeout = Duration::from_secs(5);
-        c.api = ApiChoice::V1; // no /info request in the count
+        c.api = api; // no /info request in the count
     });
     let query = RunsQuery {
         projects: vec![d.project_id.clone()],
+        start_time: (api == ApiChoice::V2).then_some(DateTime::UNIX_EPOCH),
         ..Default::default()
     };
     let got = unique(&ids(&client, query, false).await);
     assert_eq!(got.len(), d.runs.len());
     let stats = client.stats();
     let server = emu.stats();
+
     assert!(stats.throttled > 0, "the limit forced 429s: {stats:?}");
-    assert!(server.faults.values().sum::<u64>() > 0);
     for kind in ["server_error", "slow", "drop", "truncate"] {
         assert!(
             server.faults.get(kind).copied().unwrap_or(0) > 0,
@@ -445,9 +444,10 @@ async fn ten_thousand_runs_arrive_exactly_once_through_faults_and_429s() {
         );
     }
     // Every request beyond one per page was a retry.
+    let page = if api == ApiChoice::V2 { 50 } else { 100 };
     assert_eq!(
         stats.requests,
-        d.runs.len().div_ceil(100) as u64 + stats.retries,
+        d.runs.len().div_ceil(page) as u64 + stats.retries,
         "{stats:?}"
     );
     emu.shutdown().await;

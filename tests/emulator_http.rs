@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use common::{KEY, http, read_runs, sample_file, start};
-use runlake::emulator::{EmulatorConfig, FaultConfig, QueryBackend};
+use runlake::emulator::{Deployment, EmulatorConfig, FaultConfig};
 use runlake::sample::SampleConfig;
 use serde_json::{Value, json};
 
@@ -616,12 +616,51 @@ async fn stats_count_requests_runs_and_bytes() {
 }
 
 #[tokio::test]
-async fn smithdb_backend_refuses_v1_queries() {
+async fn each_deployment_answers_only_its_apis_and_says_so_in_info() {
     let fx = fixture(3);
+    for (deployment, v1, v2) in [
+        (Deployment::Saas, true, true),
+        (Deployment::V1Only, true, false),
+    ] {
+        let emu = start(
+            &[("proj", &fx.path)],
+            EmulatorConfig {
+                deployment,
+                ..Default::default()
+            },
+        )
+        .await;
+        let info: Value = http()
+            .get(format!("{}/api/v1/info", emu.url()))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(info["instance_flags"]["ch_query_enabled"], json!(v1));
+        assert_eq!(info["instance_flags"]["sdb_query_enabled"], json!(v2));
+        let v1_status = post(
+            &format!("{}/api/v1/runs/query", emu.url()),
+            json!({"session": [fx.project_id]}),
+        )
+        .await
+        .status();
+        assert_eq!(v1_status, 200, "{deployment:?}");
+        let v2_status = post(
+            &format!("{}/api/v2/runs/query", emu.url()),
+            json!({"project_ids": [fx.project_id]}),
+        )
+        .await
+        .status();
+        assert_eq!(v2_status, if v2 { 200 } else { 404 }, "{deployment:?}");
+        emu.shutdown().await;
+    }
+    // v2 only: v1 queries answer 501.
     let emu = start(
         &[("proj", &fx.path)],
         EmulatorConfig {
-            backend: QueryBackend::SmithDb,
+            deployment: Deployment::V2Only,
             ..Default::default()
         },
     )

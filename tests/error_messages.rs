@@ -239,9 +239,9 @@ async fn disk_full() {
     s.tool_usage("tool_usage.toml", &[]);
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_runlake"));
     cmd.current_dir(s.path())
+        // "Now" at the sample's end, so its runs are in the 30-day window whatever the date.
         .args(["-q", "run", "tool_usage.toml", "--output", "-"])
-        .args(["--set", "source.v1_requests_per_10s=100000"])
-        .args(["--set", "source.v1_long_requests_per_10s=100000"])
+        .args(["--now", "2026-11-01T00:10:00Z"])
         .env("LANGSMITH_ENDPOINT", &url)
         .env("LANGSMITH_PROJECT", PROJECT)
         .env("LANGSMITH_API_KEY", KEY)

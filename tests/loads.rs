@@ -21,17 +21,12 @@ fn pipeline(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// `runlake run` against `url`, with LangSmith's limits lifted (the emulator has none).
+/// `runlake run` against `url` with the default `api = auto` (v2 on the emulator's default
+/// deployment, which has both; add `--set source.api=v1` for v1). The emulator is not
+/// LangSmith Cloud, so nothing is paced.
 fn runlake(url: &str, file: &str, args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_runlake"));
-    c.args(["-q", "run"]).arg(pipeline(file)).args(args).args([
-        "--set",
-        "source.v1_requests_per_10s=100000",
-        "--set",
-        "source.v1_long_requests_per_10s=100000",
-        "--set",
-        "source.api=v1",
-    ]);
+    c.args(["-q", "run"]).arg(pipeline(file)).args(args);
     c.env("LANGSMITH_ENDPOINT", url)
         .env("LANGSMITH_API_KEY", KEY)
         .env_remove("LANGSMITH_PROJECT")
@@ -437,7 +432,17 @@ fn assert_visible_files_complete_and_accounted_for(root: &Path, bookkeeping: &Pa
 }
 
 #[test]
-fn sigkill_at_random_points_then_resume_gives_the_uninterrupted_dataset() {
+fn sigkill_at_random_points_then_resume_gives_the_uninterrupted_dataset_on_v2() {
+    sigkill_at_random_points_then_resume("v2");
+}
+
+#[test]
+fn sigkill_at_random_points_then_resume_gives_the_uninterrupted_dataset_on_v1() {
+    sigkill_at_random_points_then_resume("v1");
+}
+
+fn sigkill_at_random_points_then_resume(api: &str) {
+    let api = format!("source.api={api}");
     let dir = tempfile::tempdir().unwrap();
     // Slow answers stretch the run so kills land in every phase: queries, root fetches,
     // Parquet writing, publishing.
@@ -453,6 +458,8 @@ fn sigkill_at_random_points_then_resume_gives_the_uninterrupted_dataset() {
         &until,
         "--set",
         "load.window=1d",
+        "--set",
+        &api,
         "--json",
     ];
     let (want, full_secs) = reference_rows(&emu.url, &args, dir.path());

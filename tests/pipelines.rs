@@ -11,7 +11,7 @@ use arrow::datatypes::DataType;
 use common::{KEY, data_files, sample_file, start};
 use runlake::config;
 use runlake::emulator::EmulatorConfig;
-use runlake::langsmith::{ApiChoice, Client, ClientConfig, RateSpec, Secret};
+use runlake::langsmith::{ApiChoice, Client, ClientConfig, Secret};
 use runlake::load::{LoadOptions, run as run_pipeline};
 use runlake::sample::SampleConfig;
 
@@ -191,20 +191,13 @@ fn compression_level_is_checked_against_the_codec() {
 }
 
 fn client(url: &str) -> Client {
-    let mut c = ClientConfig {
+    let c = ClientConfig {
         endpoint: url.to_string(),
         api_key: Some(Secret::new(KEY)),
         api: ApiChoice::V1,
         ..Default::default()
     };
-    for spec in [
-        &mut c.v1_short_window,
-        &mut c.v1_long_window,
-        &mut c.v1_search,
-    ] {
-        *spec = RateSpec::per_10s(100_000);
-    }
-    Client::new(c).unwrap()
+    Client::new(c.unpaced()).unwrap()
 }
 
 fn read_parquet(

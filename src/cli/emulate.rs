@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 
-use crate::emulator::{Emulator, EmulatorConfig, FaultConfig, QueryBackend, Store};
+use crate::emulator::{Deployment, Emulator, EmulatorConfig, FaultConfig, Store};
 
 /// `runlake emulate`: serve JSONL run files as a LangSmith read API on loopback.
 #[derive(Debug, Args)]
@@ -26,15 +26,16 @@ pub struct EmulateArgs {
     /// Behave like an org-scoped key: require this workspace id in X-Tenant-Id (else 403).
     #[arg(long)]
     workspace_id: Option<String>,
-    /// Enforce LangSmith Cloud's published rate-limit tiers (429 + Retry-After).
+    /// Enforce LangSmith Cloud's published rate-limit tiers in real time (429 + Retry-After).
     #[arg(long)]
     rate_limits: bool,
     /// Divide every rate-limit window by this factor (implies --rate-limits).
     #[arg(long, value_name = "FACTOR")]
     rate_limit_speedup: Option<f64>,
-    /// Which query backends /info advertises; `smithdb` makes v1 /runs/query answer 501.
-    #[arg(long, value_enum, default_value_t = QueryBackend::ClickHouse)]
-    backend: QueryBackend,
+    /// Which run-query APIs the deployment has, as /info's flags say: saas (v1 and v2, as
+    /// LangSmith Cloud), v1-only (v2 answers 404) or v2-only (v1 /runs/query answers 501).
+    #[arg(long, value_enum, default_value_t = Deployment::Saas)]
+    deployment: Deployment,
     /// Seed for fault injection: the same seed injects the same faults into the same requests.
     #[arg(long, value_name = "SEED", default_value_t = 0)]
     fault_seed: u64,
@@ -97,7 +98,7 @@ impl EmulateArgs {
                 (false, None) => None,
             },
             faults,
-            backend: self.backend,
+            deployment: self.deployment,
         })
     }
 }

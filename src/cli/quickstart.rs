@@ -4,7 +4,7 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::emulator::{Emulator, EmulatorConfig, Store};
-use crate::langsmith::{ApiChoice, Client, Secret};
+use crate::langsmith::{Client, Secret};
 use crate::load::LoadOptions;
 
 /// `runlake quickstart`: the tool_usage pipeline on the bundled sample, through a built-in
@@ -84,16 +84,8 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
         config.endpoint = emulator.url();
         config.api_key = Some(Secret::new("quickstart"));
         config.workspace_id = None;
-        config.api = ApiChoice::V1;
-        // The built-in emulator has no rate limits; LangSmith's would only slow the demo.
-        for spec in [
-            &mut config.v1_short_window,
-            &mut config.v1_long_window,
-            &mut config.v1_search,
-        ] {
-            *spec = crate::langsmith::RateSpec::per_10s(10_000);
-        }
-        let client = Client::new(config)?;
+        // The built-in emulator has no rate limits, so nothing is paced.
+        let client = Client::new(config.unpaced())?;
         // A backfill up to the sample's end, reloaded every time: the demo is repeatable.
         let options = LoadOptions {
             now,

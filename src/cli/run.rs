@@ -4,7 +4,7 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::config;
-use crate::langsmith::{Client, ClientConfig, RateSpec, normalize_endpoint};
+use crate::langsmith::{Client, ClientConfig, Lane, normalize_endpoint};
 use crate::load::{LoadOptions, LoadSummary, Window};
 use crate::model::Timestamp;
 
@@ -77,14 +77,20 @@ pub fn client_config(p: &config::Pipeline) -> ClientConfig {
     if let Some(t) = s.timeout_secs {
         c.request_timeout = std::time::Duration::from_secs_f64(t);
     }
-    if let Some(n) = s.v1_requests_per_10s {
-        c.v1_short_window = RateSpec::per_10s(n);
+    if let Some(pacing) = s.pacing {
+        c.pacing = pacing;
     }
-    if let Some(n) = s.v1_long_requests_per_10s {
-        c.v1_long_window = RateSpec::per_10s(n);
+    if let Some(w) = s.rate_window {
+        c.rate_window = w.0;
     }
-    if let Some(n) = s.v2_requests_per_10s {
-        c.v2_query = RateSpec::per_10s(n);
+    for (lane, n) in [
+        (Lane::V1Short, s.v1_requests_per_10s),
+        (Lane::V1Long, s.v1_long_requests_per_10s),
+        (Lane::V2, s.v2_requests_per_10s),
+    ] {
+        if let Some(n) = n {
+            c.rate_limits.set(lane, n);
+        }
     }
     c
 }
@@ -166,11 +172,17 @@ pub fn print_summary(s: &LoadSummary, json: bool, stdout: bool) {
         );
     }
     let r = &s.requests;
-    let limits: Vec<String> = s
+    let mut limits: Vec<String> = s
         .rate_limits
         .iter()
-        .map(|(lane, per_s)| format!("{lane} {:.1}", per_s))
+        .filter_map(|(lane, per_s)| per_s.map(|r| format!("{lane} {r:.1}")))
         .collect();
+    if limits.len() < s.rate_limits.len() {
+        limits.push(format!(
+            "{} unpaced until a 429",
+            if limits.is_empty() { "all" } else { "others" }
+        ));
+    }
     eprintln!(
         "  requests {} (retries {}, 429s {}), {} runs, {:.1} MB received; {:.2} requests/s (limits per lane, /s: {})",
         r.requests,

@@ -501,6 +501,8 @@ fn with_defaults(
         max_in_flight,
         max_attempts,
         timeout_secs,
+        pacing,
+        rate_window,
         v1_requests_per_10s,
         v1_long_requests_per_10s,
         v2_requests_per_10s

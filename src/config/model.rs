@@ -3,7 +3,7 @@
 use indexmap::IndexMap;
 use serde::Deserialize;
 
-use crate::langsmith::{ApiChoice, Order};
+use crate::langsmith::{ApiChoice, Order, Pacing};
 
 /// `[source]`: where runs come from. Unset values fall back to the environment
 /// (`LANGSMITH_ENDPOINT`, `LANGSMITH_API_KEY`, `LANGSMITH_WORKSPACE_ID`, `LANGSMITH_PROJECT`).
@@ -22,11 +22,36 @@ pub struct SourceConfig {
     pub max_in_flight: Option<usize>,
     pub max_attempts: Option<usize>,
     pub timeout_secs: Option<f64>,
-    /// Requests per 10 s allowed for v1 queries with windows of at most 7 days.
+    /// `auto` (LangSmith Cloud at its published limits, other endpoints unpaced until a 429),
+    /// `published` or `adaptive`.
+    pub pacing: Option<Pacing>,
+    /// The window request limits count over (LangSmith's: 10 s).
+    pub rate_window: Option<Period>,
+    /// Requests per rate window for v1 queries with windows of at most 7 days; setting a
+    /// limit paces that lane at it on any endpoint.
     pub v1_requests_per_10s: Option<u32>,
     /// ... for longer or open-ended windows.
     pub v1_long_requests_per_10s: Option<u32>,
     pub v2_requests_per_10s: Option<u32>,
+}
+
+/// A duration written as "10s", "500ms" or "1m", read once when the file is parsed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Period(pub std::time::Duration);
+
+impl<'de> Deserialize<'de> for Period {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        super::window::parse_duration(&text)
+            .and_then(|t| t.to_std().ok())
+            .filter(|t| !t.is_zero())
+            .map(Period)
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "{text:?} is not a positive duration; expected e.g. \"10s\", \"500ms\", \"1m\""
+                ))
+            })
+    }
 }
 
 /// `type = "query_runs"`: every `list_runs` argument.

@@ -10,7 +10,7 @@ use super::keys;
 use super::model::{COMPRESSIONS, SINK_TYPES, STAGE_TYPES, ZSTD_LEVELS};
 use super::paths::{DERIVED, FEEDBACK_STATS, SELECTABLE};
 use crate::langsmith::fields::RUN_TYPES;
-use crate::langsmith::{ApiChoice, Order};
+use crate::langsmith::{ApiChoice, Order, Pacing};
 
 const DIALECT: &str = "https://json-schema.org/draft/2020-12/schema";
 
@@ -84,14 +84,16 @@ fn source() -> Value {
             "api_key": string("API key; use an environment variable (\"${LANGSMITH_API_KEY}\"), never the key itself."),
             "workspace_id": string("Workspace id, required for org-scoped keys (sent as X-Tenant-Id)."),
             "project": string("Project name queried by stages without their own `project`."),
-            "api": one_of_strings(keys::variants_of::<ApiChoice>(), "Runs API: v1 /runs/query, v2, or auto (v2 only where the deployment answers v2 alone)."),
-            "split_windows": boolean("Cut windows longer than 7 days into 7-day windows (LangSmith's faster rate tier). Default true."),
+            "api": one_of_strings(keys::variants_of::<ApiChoice>(), "Runs API: v1 /runs/query, v2, or auto (v2 wherever /info offers it, else v1)."),
+            "split_windows": boolean("On v1, cut windows longer than 7 days into 7-day windows (v1's faster rate tier). Default true; v2 never splits."),
             "max_in_flight": integer("Concurrent requests at most.", 0),
             "max_attempts": integer("Attempts per request before giving up (retries on 429, 5xx, timeouts).", 0),
             "timeout_secs": { "type": "number", "minimum": 0, "description": "Timeout of one request, in seconds." },
-            "v1_requests_per_10s": integer("v1 run queries per 10 s for windows of at most 7 days.", 0),
-            "v1_long_requests_per_10s": integer("v1 run queries per 10 s for longer or open-ended windows.", 0),
-            "v2_requests_per_10s": integer("v2 run queries per 10 s.", 0),
+            "pacing": one_of_strings(keys::variants_of::<Pacing>(), "auto: LangSmith Cloud paced at its published limits, other endpoints unpaced until a 429; published: always at the published limits; adaptive: never paced until a 429."),
+            "rate_window": string("The window request limits are counted over (LangSmith's: \"10s\"); shorter only for an emulator with compressed time."),
+            "v1_requests_per_10s": integer("v1 run queries per rate window for windows of at most 7 days; paces that lane on any endpoint.", 1),
+            "v1_long_requests_per_10s": integer("v1 run queries per rate window for longer or open-ended windows; paces that lane on any endpoint.", 1),
+            "v2_requests_per_10s": integer("v2 queries per rate window; paces that lane on any endpoint.", 1),
         }),
         &[],
     )

@@ -2,13 +2,14 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-/// "30d", "12h", "90m", "45s", "2w" → a duration.
+/// "30d", "12h", "90m", "45s", "500ms", "2w" → a duration.
 pub fn parse_duration(s: &str) -> Option<TimeDelta> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit())?;
     let (n, unit) = s.split_at(split);
     let n: i64 = n.parse().ok()?;
     Some(match unit {
+        "ms" => TimeDelta::milliseconds(n),
         "s" => TimeDelta::seconds(n),
         "m" | "min" => TimeDelta::minutes(n),
         "h" => TimeDelta::hours(n),

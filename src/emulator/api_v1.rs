@@ -13,16 +13,15 @@ use serde_json::json;
 use super::error::ApiError;
 use super::query::{Cursor, Order, RunQuery};
 use super::store::{Project, StoredRun};
-use super::{AppState, QueryBackend, json_response, parse_body, parse_filter, parse_time};
+use super::{AppState, json_response, parse_body, parse_filter, parse_time};
 use crate::emulator::limits;
 use crate::langsmith::fields::{PREVIEW_CHARS, RUN_TYPES, V1_ALWAYS, V1_DEFAULT, V1_SELECTABLE};
 
 pub async fn info(State(app): State<Arc<AppState>>) -> Response {
-    let (ch, sdb) = match app.config.backend {
-        QueryBackend::ClickHouse => (true, false),
-        QueryBackend::SmithDb => (false, true),
-        QueryBackend::Dual => (true, true),
-    };
+    let (ch, sdb) = (
+        app.config.deployment.has_v1(),
+        app.config.deployment.has_v2(),
+    );
     axum::Json(json!({
         "version": concat!("0.12.0+runlake-emulator.", env!("CARGO_PKG_VERSION")),
         "license_expiration_time": null,
@@ -117,7 +116,7 @@ pub async fn runs_query(
     headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    if app.config.backend == QueryBackend::SmithDb {
+    if !app.config.deployment.has_v1() {
         return Err(ApiError::detail(
             StatusCode::NOT_IMPLEMENTED,
             "Run query via /runs/query is not available on this deployment; use /api/v2/runs/query",

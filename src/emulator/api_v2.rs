@@ -44,6 +44,10 @@ pub async fn runs_query(
     headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    if !app.config.deployment.has_v2() {
+        // A deployment without SmithDB has no v2 routes at all.
+        return Err(ApiError::not_found("Not Found"));
+    }
     let body: V2Body = parse_body(&body)?;
     app.check_rate(&headers, &[(limits::V2_QUERY_PER_KEY, Identity::Key)])?;
     if body.reference_dataset_id.is_some() {

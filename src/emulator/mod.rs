@@ -40,18 +40,30 @@ pub use store::{Store, open_maybe_compressed};
 use crate::filter::Expr;
 use limits::{RateLimiter, Tier};
 
-/// Which run-query backends `/info` advertises (the SDK and runlake's `api = "auto"` read it).
+/// Which run-query APIs the emulated deployment has; `/info`'s flags say the same, as the
+/// SDK and runlake's `api = "auto"` read them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum QueryBackend {
-    /// v1 `/runs/query` (ClickHouse) only: LangSmith Cloud's classic setup.
+pub enum Deployment {
+    /// v1 and v2, as LangSmith Cloud today (`ch_query_enabled` and `sdb_query_enabled`).
     #[default]
-    #[value(name = "clickhouse")]
-    ClickHouse,
-    /// v2 only: v1 `/runs/query` answers 501.
-    #[value(name = "smithdb")]
-    SmithDb,
-    /// Both.
-    Dual,
+    #[value(name = "saas", alias = "dual")]
+    Saas,
+    /// v1 `/runs/query` only, as a self-hosted LangSmith before 0.16: `/api/v2/…` answers 404.
+    #[value(name = "v1-only", alias = "clickhouse")]
+    V1Only,
+    /// v2 only (SmithDB): v1 `/runs/query` answers 501.
+    #[value(name = "v2-only", alias = "smithdb")]
+    V2Only,
+}
+
+impl Deployment {
+    pub fn has_v1(self) -> bool {
+        matches!(self, Deployment::Saas | Deployment::V1Only)
+    }
+
+    pub fn has_v2(self) -> bool {
+        matches!(self, Deployment::Saas | Deployment::V2Only)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -64,7 +76,7 @@ pub struct EmulatorConfig {
     /// LangSmith's rate-limit tiers, with windows divided by this factor; `None` = no limits.
     pub rate_limit_speedup: Option<f64>,
     pub faults: FaultConfig,
-    pub backend: QueryBackend,
+    pub deployment: Deployment,
 }
 
 impl Default for EmulatorConfig {
@@ -75,7 +87,7 @@ impl Default for EmulatorConfig {
             workspace_id: None,
             rate_limit_speedup: None,
             faults: FaultConfig::default(),
-            backend: QueryBackend::default(),
+            deployment: Deployment::default(),
         }
     }
 }

@@ -11,7 +11,8 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use serde::Deserialize;
 use tokio::sync::{OnceCell, Semaphore};
 
-use super::{AdaptiveLimiter, ApiChoice, ClientConfig, ClientError, ClientStats, RunsQuery};
+use super::limiter::{Lane, Pacer};
+use super::{ApiChoice, ClientConfig, ClientError, ClientStats, RunsQuery};
 use crate::model::Run;
 
 /// The runs API a client ended up using.
@@ -24,17 +25,7 @@ pub enum ApiVersion {
 /// A stream of pages of runs.
 pub type PageStream = Pin<Box<dyn Stream<Item = Result<Vec<Run>, ClientError>> + Send>>;
 
-/// Which limiter a request waits on: one per endpoint and (for v1 queries) rate tier.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Lane {
-    V1Short,
-    V1Long,
-    V1Search,
-    V2,
-    Other,
-}
-
-const SEVEN_DAYS: chrono::TimeDelta = chrono::TimeDelta::days(7);
+use super::query::SEVEN_DAYS;
 
 /// The LangSmith client. Cheap to clone; clones share limiters, the in-flight cap and counters.
 #[derive(Clone)]
@@ -45,11 +36,18 @@ pub struct Client {
 struct Inner {
     http: reqwest::Client,
     config: ClientConfig,
-    limiters: HashMap<Lane, AdaptiveLimiter>,
+    pacer: Pacer,
     in_flight: Semaphore,
     stats: ClientStats,
-    api: OnceCell<ApiVersion>,
+    offer: OnceCell<Offer>,
     projects: Mutex<HashMap<String, String>>,
+}
+
+/// The run-query APIs a deployment offers.
+#[derive(Debug, Clone, Copy)]
+struct Offer {
+    v1: bool,
+    v2: bool,
 }
 
 #[derive(Deserialize)]
@@ -103,23 +101,14 @@ impl Client {
                 endpoint: config.endpoint.clone(),
                 detail: e.to_string(),
             })?;
-        let limiters = [
-            (Lane::V1Short, config.v1_short_window),
-            (Lane::V1Long, config.v1_long_window),
-            (Lane::V1Search, config.v1_search),
-            (Lane::V2, config.v2_query),
-            (Lane::Other, config.other),
-        ]
-        .into_iter()
-        .map(|(lane, spec)| (lane, AdaptiveLimiter::new(spec)))
-        .collect();
+        let pacer = Pacer::new(config.rate_window, |lane| config.lane_limit(lane));
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
                 in_flight: Semaphore::new(config.max_in_flight.max(1)),
-                limiters,
+                pacer,
                 stats: ClientStats::default(),
-                api: OnceCell::new(),
+                offer: OnceCell::new(),
                 projects: Mutex::new(HashMap::new()),
                 config,
             }),
@@ -134,13 +123,9 @@ impl Client {
         self.inner.stats.snapshot()
     }
 
-    /// Share of the published rate the limiters currently allow, per lane (1.0 = full speed).
-    pub fn limiter_factors(&self) -> Vec<(String, f64)> {
-        self.inner
-            .limiters
-            .iter()
-            .map(|(lane, l)| (format!("{lane:?}"), l.factor()))
-            .collect()
+    /// Each lane's allowance per rate window now (`None`: not paced), and the window.
+    pub fn lane_limits(&self) -> (Vec<(Lane, Option<u32>)>, Duration) {
+        (self.inner.pacer.limits(), self.inner.pacer.window())
     }
 
     fn url(&self, path: &str) -> String {
@@ -149,46 +134,73 @@ impl Client {
 
     /// `GET /api/v1/info`.
     pub async fn info(&self) -> Result<serde_json::Value, ClientError> {
-        self.request(Lane::Other, "GET", "/api/v1/info", None, parse_json)
+        self.request(&[Lane::Other], "GET", "/api/v1/info", None, parse_json)
             .await
     }
 
-    /// The API that queries use: configured, or for `auto` decided once from `/info` as the
-    /// SDK does (v2 only where v1 queries are disabled).
-    pub async fn api_version(&self) -> Result<ApiVersion, ClientError> {
-        let choice = self.inner.config.api;
+    /// Which run-query APIs the deployment offers, read once from `/info` (as the SDK reads
+    /// it: v1 unless `ch_query_enabled` is false, v2 where `sdb_query_enabled` is true). An
+    /// unreadable `/info` counts as v1 only, the SDK's assumption too.
+    async fn offer(&self) -> Result<Offer, ClientError> {
         self.inner
-            .api
+            .offer
             .get_or_try_init(|| async move {
-                match choice {
-                    ApiChoice::V1 => Ok(ApiVersion::V1),
-                    ApiChoice::V2 => Ok(ApiVersion::V2),
-                    ApiChoice::Auto => match self.info().await {
-                        Ok(info) => {
-                            let flags = &info["instance_flags"];
-                            let ch = flags["ch_query_enabled"].as_bool().unwrap_or(true);
-                            let sdb = flags["sdb_query_enabled"].as_bool().unwrap_or(false);
-                            let api = if !ch && sdb {
-                                ApiVersion::V2
-                            } else {
-                                ApiVersion::V1
-                            };
-                            tracing::debug!(?api, "runs API chosen from /info");
-                            Ok(api)
-                        }
-                        Err(
-                            e @ (ClientError::Unauthorized { .. }
-                            | ClientError::WorkspaceRequired { .. }),
-                        ) => Err(e),
-                        Err(e) => {
-                            tracing::warn!("cannot read /info ({e}); using the v1 runs API");
-                            Ok(ApiVersion::V1)
-                        }
-                    },
+                match self.info().await {
+                    Ok(info) => {
+                        let flags = &info["instance_flags"];
+                        let offer = Offer {
+                            v1: flags["ch_query_enabled"].as_bool().unwrap_or(true),
+                            v2: flags["sdb_query_enabled"].as_bool().unwrap_or(false),
+                        };
+                        tracing::debug!(?offer, "run-query APIs offered, from /info");
+                        Ok(offer)
+                    }
+                    Err(
+                        e @ (ClientError::Unauthorized { .. }
+                        | ClientError::WorkspaceRequired { .. }),
+                    ) => Err(e),
+                    Err(e) => {
+                        tracing::warn!("cannot read /info ({e}); using the v1 runs API");
+                        Ok(Offer {
+                            v1: true,
+                            v2: false,
+                        })
+                    }
                 }
             })
             .await
             .copied()
+    }
+
+    /// The API that carries `query`: the configured one, or for `auto` v2 wherever the
+    /// deployment offers it, v1 where it does not, or where the query needs what only v1 has
+    /// (`parent_run`, oldest-first order) and v1 is offered.
+    pub async fn api_for(&self, query: &RunsQuery) -> Result<ApiVersion, ClientError> {
+        Ok(match self.inner.config.api {
+            ApiChoice::V1 => ApiVersion::V1,
+            ApiChoice::V2 => ApiVersion::V2,
+            ApiChoice::Auto => {
+                let offer = self.offer().await?;
+                if offer.v2 && (query.expressible_in_v2() || !offer.v1) {
+                    ApiVersion::V2
+                } else {
+                    ApiVersion::V1
+                }
+            }
+        })
+    }
+
+    /// The API a plain query (one v2 can express) uses.
+    pub async fn api_version(&self) -> Result<ApiVersion, ClientError> {
+        self.api_for(&RunsQuery::default()).await
+    }
+
+    /// Runs per page, and ids per fetch, on `api`.
+    pub fn page_size(&self, api: ApiVersion) -> usize {
+        match api {
+            ApiVersion::V1 => self.inner.config.v1_page_size.clamp(1, 100),
+            ApiVersion::V2 => self.inner.config.v2_page_size.clamp(1, 1000),
+        }
     }
 
     /// A project's id from its exact name, looked up once per client.
@@ -198,7 +210,7 @@ impl Client {
         }
         let path = format!("/api/v1/sessions?name={}&limit=1", urlencode(name));
         let sessions: Vec<Session> = self
-            .request(Lane::Other, "GET", &path, None, parse_json)
+            .request(&[Lane::Other], "GET", &path, None, parse_json)
             .await?;
         let id = sessions.into_iter().next().map(|s| s.id).ok_or_else(|| {
             ClientError::ProjectNotFound {
@@ -220,12 +232,14 @@ impl Client {
         struct State {
             client: Client,
             query: RunsQuery,
+            api: Option<ApiVersion>,
             cursor: Option<String>,
             done: bool,
         }
         let state = State {
             client: self.clone(),
             query,
+            api: None,
             cursor: None,
             done: false,
         };
@@ -233,7 +247,14 @@ impl Client {
             if st.done {
                 return Ok(None);
             }
-            let (runs, next) = st.client.page(&st.query, st.cursor.as_deref()).await?;
+            let api = match st.api {
+                Some(api) => api,
+                None => *st.api.insert(st.client.api_for(&st.query).await?),
+            };
+            let (runs, next) = st
+                .client
+                .page_on(api, &st.query, st.cursor.as_deref())
+                .await?;
             st.done = runs.is_empty() || next.as_deref().is_none_or(str::is_empty);
             st.cursor = next;
             if runs.is_empty() {
@@ -243,28 +264,42 @@ impl Client {
         }))
     }
 
-    /// One page of a query, through whichever API the client uses.
+    /// One page of a query, through the API that carries it.
     pub async fn page(
         &self,
         query: &RunsQuery,
         cursor: Option<&str>,
     ) -> Result<(Vec<Run>, Option<String>), ClientError> {
-        let (runs, next) = match self.api_version().await? {
+        let api = self.api_for(query).await?;
+        self.page_on(api, query, cursor).await
+    }
+
+    async fn page_on(
+        &self,
+        api: ApiVersion,
+        query: &RunsQuery,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<Run>, Option<String>), ClientError> {
+        let size = self.page_size(api);
+        let (runs, next) = match api {
             ApiVersion::V1 => {
-                let body = query.v1_body(self.inner.config.v1_page_size.clamp(1, 100), cursor);
-                let lane = v1_lane(query);
+                let body = query.v1_body(size, cursor);
                 let page: V1Page = self
-                    .request(lane, "POST", "/api/v1/runs/query", Some(body), |b| {
-                        parse_json(b)
-                    })
+                    .request(
+                        query.v1_lanes(Utc::now()),
+                        "POST",
+                        "/api/v1/runs/query",
+                        Some(body),
+                        parse_json,
+                    )
                     .await?;
                 let next = page.cursors.and_then(|mut c| c.remove("next").flatten());
                 (page.runs, next)
             }
             ApiVersion::V2 => {
-                let body = query.v2_body(self.inner.config.v2_page_size.clamp(1, 1000), cursor)?;
+                let body = query.v2_body(size, cursor)?;
                 let page: V2Page = self
-                    .request(Lane::V2, "POST", "/api/v2/runs/query", Some(body), |b| {
+                    .request(&[Lane::V2], "POST", "/api/v2/runs/query", Some(body), |b| {
                         parse_json(b)
                     })
                     .await?;
@@ -304,25 +339,29 @@ impl Client {
         }))
     }
 
-    /// The default: split windows longer than 7 days, otherwise one query.
+    /// A query's pages. With `split_windows`, a v1 query's window longer than 7 days is cut
+    /// into 7-day windows (v1's faster tier); v2 has no such tiers, so its window stays whole.
     pub fn query(&self, query: RunsQuery, split_windows: bool) -> PageStream {
-        if split_windows {
-            self.pages_split(query, SEVEN_DAYS)
-        } else {
-            self.pages(query)
-        }
+        let client = self.clone();
+        let stream = futures::stream::once(async move {
+            let api = client.api_for(&query).await?;
+            Ok::<_, ClientError>(if split_windows && api == ApiVersion::V1 {
+                client.pages_split(query, SEVEN_DAYS)
+            } else {
+                client.pages(query)
+            })
+        })
+        .try_flatten();
+        Box::pin(stream)
     }
 
-    /// Runs by id, in requests of at most one page each (100 ids on v1, 1000 on v2), sent
+    /// Runs by id, in requests of at most one page each (100 ids on v1, 1,000 on v2), sent
     /// concurrently within the client's limits. `base` supplies projects and `select`.
     pub fn fetch_by_ids(&self, base: &RunsQuery, ids: Vec<String>) -> PageStream {
         let client = self.clone();
         let base = base.clone();
         let stream = futures::stream::once(async move {
-            let batch = match client.api_version().await? {
-                ApiVersion::V1 => client.inner.config.v1_page_size.clamp(1, 100),
-                ApiVersion::V2 => client.inner.config.v2_page_size.clamp(1, 1000),
-            };
+            let batch = client.page_size(client.api_for(&base).await?);
             let queries: Vec<RunsQuery> = ids
                 .chunks(batch)
                 .map(|chunk| RunsQuery {
@@ -344,7 +383,7 @@ impl Client {
     /// retried attempt, so a truncated or malformed body is retried like a dropped connection.
     async fn request<T>(
         &self,
-        lane: Lane,
+        lanes: &[Lane],
         method: &'static str,
         path: &str,
         body: Option<serde_json::Value>,
@@ -358,7 +397,7 @@ impl Client {
             .with_max_times(max_attempts - 1)
             .with_jitter();
         let body = body.map(|b| Bytes::from(serde_json::to_vec(&b).expect("JSON body")));
-        let attempt = || self.attempt(lane, method, path, body.clone(), &parse);
+        let attempt = || self.attempt(lanes, method, path, body.clone(), &parse);
         let mut attempts = 1;
         let result = attempt
             .retry(backoff)
@@ -387,20 +426,21 @@ impl Client {
 
     async fn attempt<T>(
         &self,
-        lane: Lane,
+        lanes: &[Lane],
         method: &'static str,
         path: &str,
         body: Option<Bytes>,
         parse: &impl Fn(&[u8]) -> Result<T, ClientError>,
     ) -> Result<T, ClientError> {
         let inner = &self.inner;
-        let limiter = &inner.limiters[&lane];
-        limiter.acquire().await;
+        // The permit first: the pacer records when a request really leaves, as the server
+        // counts its arrival.
         let _permit = inner
             .in_flight
             .acquire()
             .await
             .expect("semaphore never closed");
+        let ticket = inner.pacer.acquire(lanes).await;
         let endpoint = &inner.config.endpoint;
         let transport = |e: reqwest::Error| ClientError::Transport {
             endpoint: endpoint.clone(),
@@ -430,12 +470,12 @@ impl Client {
         let detail = || error_detail(&bytes);
         match status {
             200..=299 => {
-                limiter.succeeded();
+                inner.pacer.succeeded(&ticket);
                 parse(&bytes)
             }
             429 => {
                 inner.stats.throttled();
-                limiter.throttled(retry_after);
+                inner.pacer.throttled(&ticket, retry_after);
                 Err(ClientError::RateLimited { retry_after })
             }
             401 => Err(ClientError::Unauthorized {
@@ -463,17 +503,6 @@ impl Client {
                 detail: detail(),
             }),
         }
-    }
-}
-
-fn v1_lane(query: &RunsQuery) -> Lane {
-    if query.uses_search() {
-        return Lane::V1Search;
-    }
-    match query.window(Utc::now()) {
-        Some(w) if w <= SEVEN_DAYS => Lane::V1Short,
-        _ if query.ids.is_some() => Lane::V1Short,
-        _ => Lane::V1Long,
     }
 }
 

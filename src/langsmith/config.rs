@@ -2,6 +2,8 @@ use std::fmt;
 
 use std::time::Duration;
 
+use super::limiter::Lane;
+
 /// A secret (the API key). Its `Debug` and `Display` never show it, so it cannot leak through
 /// logs, error chains or manifests by accident.
 #[derive(Clone, PartialEq, Eq)]
@@ -40,26 +42,40 @@ impl fmt::Display for Secret {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ApiChoice {
-    /// v2 when `/info` says the deployment queries SmithDB only, else v1 (as the SDK decides).
+    /// v2 wherever `/info` offers it (`sdb_query_enabled`), v1 only where it does not: v2
+    /// allows 30× the requests and 10× the page size, and v1 queries leave the SDK in 2027.
     #[default]
     Auto,
     V1,
     V2,
 }
 
-/// `requests` per `period`: a sliding-window limit as LangSmith publishes them.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RateSpec {
-    pub requests: u32,
-    pub period: Duration,
+/// How requests are paced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pacing {
+    /// LangSmith Cloud (`*.smith.langchain.com`) at its published limits; any other endpoint
+    /// unpaced until it answers 429.
+    #[default]
+    Auto,
+    /// Every lane at LangSmith Cloud's published limits, whatever the endpoint.
+    Published,
+    /// No lane paced until the server answers 429 (then slowed down and recovering).
+    Adaptive,
 }
 
-impl RateSpec {
-    pub const fn per_10s(requests: u32) -> Self {
-        RateSpec {
-            requests,
-            period: Duration::from_secs(10),
-        }
+/// Requests per rate window set explicitly, per lane: such a lane is paced at that whatever
+/// [`Pacing`] says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LaneLimits([Option<u32>; Lane::ALL.len()]);
+
+impl LaneLimits {
+    pub fn set(&mut self, lane: Lane, requests: u32) {
+        self.0[lane as usize] = Some(requests);
+    }
+
+    pub fn get(&self, lane: Lane) -> Option<u32> {
+        self.0[lane as usize]
     }
 }
 
@@ -80,15 +96,12 @@ pub struct ClientConfig {
     pub backoff_max: Duration,
     /// Requests in flight at once, over all stages.
     pub max_in_flight: usize,
-    /// v1 `/runs/query` for windows ≤ 7 days (the per-tenant tier, stricter than per-key).
-    pub v1_short_window: RateSpec,
-    /// v1 `/runs/query` for longer or open windows.
-    pub v1_long_window: RateSpec,
-    /// v1 queries using `search()`.
-    pub v1_search: RateSpec,
-    pub v2_query: RateSpec,
-    /// Anything else (`/sessions`, `/info`).
-    pub other: RateSpec,
+    pub pacing: Pacing,
+    /// The window LangSmith counts requests over (10 s). Shorter only for an emulator whose
+    /// time is compressed (`runlake emulate --rate-limit-speedup`).
+    pub rate_window: Duration,
+    /// Lanes paced at an explicit allowance per `rate_window`.
+    pub rate_limits: LaneLimits,
     /// Page sizes: v1 accepts 1..=100, v2 1..=1000.
     pub v1_page_size: usize,
     pub v2_page_size: usize,
@@ -109,11 +122,9 @@ impl Default for ClientConfig {
             backoff_min: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
             max_in_flight: 8,
-            v1_short_window: RateSpec::per_10s(10),
-            v1_long_window: RateSpec::per_10s(3),
-            v1_search: RateSpec::per_10s(3),
-            v2_query: RateSpec::per_10s(300),
-            other: RateSpec::per_10s(1000),
+            pacing: Pacing::Auto,
+            rate_window: Duration::from_secs(10),
+            rate_limits: LaneLimits::default(),
             v1_page_size: 100,
             v2_page_size: 1000,
         }
@@ -121,6 +132,33 @@ impl Default for ClientConfig {
 }
 
 impl ClientConfig {
+    /// Whether the endpoint is LangSmith Cloud, whose limits are published.
+    pub fn is_langsmith_cloud(&self) -> bool {
+        url::Url::parse(&self.endpoint)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+            .is_some_and(|h| h == "smith.langchain.com" || h.ends_with(".smith.langchain.com"))
+    }
+
+    /// Each lane's allowance per `rate_window`, or `None` for a lane sent freely until a 429.
+    pub fn lane_limit(&self, lane: Lane) -> Option<u32> {
+        let published = match self.pacing {
+            Pacing::Published => true,
+            Pacing::Adaptive => false,
+            Pacing::Auto => self.is_langsmith_cloud(),
+        };
+        self.rate_limits
+            .get(lane)
+            .or(published.then(|| lane.published()))
+    }
+
+    /// No lane paced (tests and local emulators without limits).
+    pub fn unpaced(mut self) -> Self {
+        self.pacing = Pacing::Adaptive;
+        self.rate_limits = LaneLimits::default();
+        self
+    }
+
     /// Defaults plus the environment: `LANGSMITH_ENDPOINT` (or `LANGCHAIN_ENDPOINT`),
     /// `LANGSMITH_API_KEY` (or `LANGCHAIN_API_KEY`), `LANGSMITH_WORKSPACE_ID` (or
     /// `LANGCHAIN_WORKSPACE_ID`).
@@ -191,6 +229,35 @@ mod tests {
             normalize_endpoint("https://h.example/langsmith/api/v1"),
             "https://h.example/langsmith"
         );
+    }
+
+    #[test]
+    fn cloud_is_paced_at_published_limits_other_endpoints_after_a_429_only() {
+        let mut c = ClientConfig::default();
+        assert_eq!(c.lane_limit(Lane::V1Short), Some(10));
+        assert_eq!(c.lane_limit(Lane::V2), Some(300));
+        c.endpoint = "https://eu.api.smith.langchain.com".into();
+        assert_eq!(c.lane_limit(Lane::V1Long), Some(3));
+        for other in [
+            "http://127.0.0.1:1984",
+            "https://langsmith.internal.example",
+            "https://smith.langchain.com.example.org",
+        ] {
+            c.endpoint = other.into();
+            assert_eq!(c.lane_limit(Lane::V1Short), None, "{other}");
+        }
+        c.rate_limits.set(Lane::V2, 50);
+        assert_eq!(
+            c.lane_limit(Lane::V2),
+            Some(50),
+            "an explicit limit paces anywhere"
+        );
+        c.pacing = Pacing::Published;
+        assert_eq!(c.lane_limit(Lane::V1Key), Some(15));
+        c.endpoint = DEFAULT_ENDPOINT.into();
+        c.pacing = Pacing::Adaptive;
+        assert_eq!(c.lane_limit(Lane::V1Short), None);
+        assert_eq!(c.unpaced().lane_limit(Lane::V2), None);
     }
 
     #[test]

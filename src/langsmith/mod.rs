@@ -1,18 +1,21 @@
-//! The LangSmith HTTP client every stage shares: endpoint and credentials, v1 and v2 run
-//! queries streamed page by page, id batches, window splitting, one adaptive rate limiter per
-//! endpoint and query tier, retries with backoff, and counters for the run summary.
+//! The LangSmith HTTP client every stage shares: endpoint and credentials, the choice of v1 or
+//! v2 per query, run queries streamed page by page, id batches, v1 window splitting, pacing
+//! per endpoint and rate tier (exact sliding windows, or adaptive after a 429), retries with
+//! backoff, counters for the run summary, and request estimates for `runlake plan`.
 
 mod client;
 mod config;
 mod error;
+mod estimate;
 pub mod fields;
 mod limiter;
 mod query;
 mod stats;
 
 pub use client::{ApiVersion, Client};
-pub use config::{ApiChoice, ClientConfig, RateSpec, Secret, normalize_endpoint};
+pub use config::{ApiChoice, ClientConfig, LaneLimits, Pacing, Secret, normalize_endpoint};
 pub use error::ClientError;
-pub use limiter::AdaptiveLimiter;
-pub use query::{Order, RunsQuery};
+pub use estimate::{Estimate, Tally};
+pub use limiter::Lane;
+pub use query::{Order, RunsQuery, SEVEN_DAYS};
 pub use stats::{ClientStats, StatsSnapshot};

@@ -4,6 +4,10 @@ use chrono::{DateTime, Duration as TimeDelta, Utc};
 use serde_json::{Map, Value, json};
 
 use super::ClientError;
+use super::limiter::Lane;
+
+/// LangSmith's faster v1 tier is for windows of at most this.
+pub const SEVEN_DAYS: TimeDelta = TimeDelta::days(7);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -168,12 +172,18 @@ impl RunsQuery {
                 body.insert(k.into(), json!(v));
             }
         }
-        let mut selects: Vec<String> = vec!["ID".into()];
+        // The fields v1 returns whatever `select` says come back from v2 too, so a run has
+        // the same shape whichever API carried it (its start time partitions the output).
+        let mut selects: Vec<String> = vec![];
         let wanted: Vec<&str> = if self.select.is_empty() {
             V2_FULL.to_vec()
         } else {
             self.select.iter().map(String::as_str).collect()
         };
+        let wanted = crate::langsmith::fields::V1_ALWAYS
+            .iter()
+            .copied()
+            .chain(wanted);
         for name in wanted {
             if let Some(s) = v2_select(name)
                 && !selects.contains(&s)
@@ -187,6 +197,24 @@ impl RunsQuery {
             body.insert("cursor".into(), json!(c));
         }
         Ok(Value::Object(body))
+    }
+
+    /// Whether v2 can carry the query: it has no `parent_run` and returns newest first only.
+    pub fn expressible_in_v2(&self) -> bool {
+        self.parent_run.is_none() && self.order != Some(Order::Asc)
+    }
+
+    /// The lanes a v1 query draws on: its per-tenant tier by window and shape, as LangSmith
+    /// counts them (no start time is a long window), and the per-key allowance.
+    pub fn v1_lanes(&self, now: DateTime<Utc>) -> &'static [Lane] {
+        let short = self.window(now).is_some_and(|w| w <= SEVEN_DAYS);
+        let strict = self.uses_search() || self.select.iter().any(|s| s == "child_run_ids");
+        match (strict, short) {
+            (true, true) => &[Lane::V1SearchShort, Lane::V1Key],
+            (true, false) => &[Lane::V1SearchLong, Lane::V1Key],
+            (false, true) => &[Lane::V1Short, Lane::V1Key],
+            (false, false) => &[Lane::V1Long, Lane::V1Key],
+        }
     }
 
     /// Whether the query uses full-text `search()` (LangSmith's strictest rate tier).
@@ -303,10 +331,35 @@ mod tests {
         assert_eq!(v2["project_ids"], json!(["p"]));
         assert_eq!(v2["run_type"], "TOOL");
         assert_eq!(v2["has_error"], false);
+        // What v1 always returns, then what was asked for (child_run_ids is gone in v2).
         assert_eq!(
             v2["selects"],
-            json!(["ID", "TRACE_ID", "NAME", "PROJECT_ID"])
+            json!([
+                "ID",
+                "NAME",
+                "RUN_TYPE",
+                "START_TIME",
+                "TRACE_ID",
+                "DOTTED_ORDER",
+                "STATUS",
+                "PROJECT_ID",
+                "APP_PATH"
+            ])
         );
+        assert!(q.expressible_in_v2());
+        for needs_v1 in [
+            RunsQuery {
+                parent_run: Some("r".into()),
+                ..q.clone()
+            },
+            RunsQuery {
+                order: Some(Order::Asc),
+                ..q.clone()
+            },
+        ] {
+            assert!(!needs_v1.expressible_in_v2());
+            assert!(needs_v1.v2_body(1000, None).is_err());
+        }
         let open = RunsQuery {
             projects: vec!["p".into()],
             ..Default::default()
@@ -323,6 +376,28 @@ mod tests {
             }
             .v2_body(10, None)
             .is_err()
+        );
+    }
+
+    #[test]
+    fn v1_queries_draw_on_their_tier_and_the_key() {
+        let now = at("2026-11-01T00:00:00Z");
+        let q = |days: Option<i64>, filter: Option<&str>| RunsQuery {
+            start_time: days.map(|d| now - TimeDelta::days(d)),
+            filter: filter.map(String::from),
+            ..Default::default()
+        };
+        assert_eq!(q(Some(7), None).v1_lanes(now), [Lane::V1Short, Lane::V1Key]);
+        assert_eq!(q(Some(8), None).v1_lanes(now), [Lane::V1Long, Lane::V1Key]);
+        assert_eq!(q(None, None).v1_lanes(now), [Lane::V1Long, Lane::V1Key]);
+        let search = Some(r#"search("refund")"#);
+        assert_eq!(
+            q(Some(1), search).v1_lanes(now),
+            [Lane::V1SearchShort, Lane::V1Key]
+        );
+        assert_eq!(
+            q(None, search).v1_lanes(now),
+            [Lane::V1SearchLong, Lane::V1Key]
         );
     }
 

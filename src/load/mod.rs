@@ -89,8 +89,9 @@ pub struct LoadSummary {
     pub requests: StatsSnapshot,
     /// Requests per second over the whole load.
     pub request_rate: f64,
-    /// The client's request limits per second, by lane, to compare with `request_rate`.
-    pub rate_limits: IndexMap<String, f64>,
+    /// The client's request limits per second, by lane, to compare with `request_rate`
+    /// (`null`: not paced, as on endpoints without published limits until they answer 429).
+    pub rate_limits: IndexMap<String, Option<f64>>,
     pub wall_seconds: f64,
 }
 
@@ -104,8 +105,7 @@ impl LoadSummary {
     ) -> Self {
         let requests = client.stats();
         let wall_seconds = started.elapsed().as_secs_f64();
-        let c = client.config();
-        let per_s = |r: &crate::langsmith::RateSpec| r.requests as f64 / r.period.as_secs_f64();
+        let (lanes, window) = client.lane_limits();
         LoadSummary {
             pipeline: p.name.clone(),
             mode,
@@ -128,12 +128,13 @@ impl LoadSummary {
                 .collect(),
             request_rate: requests.requests as f64 / wall_seconds.max(1e-6),
             requests,
-            rate_limits: IndexMap::from([
-                ("v1_up_to_7_days".to_string(), per_s(&c.v1_short_window)),
-                ("v1_longer".to_string(), per_s(&c.v1_long_window)),
-                ("v1_search".to_string(), per_s(&c.v1_search)),
-                ("v2".to_string(), per_s(&c.v2_query)),
-            ]),
+            rate_limits: lanes
+                .into_iter()
+                .map(|(lane, limit)| {
+                    let per_s = limit.map(|n| f64::from(n) / window.as_secs_f64());
+                    (lane.name().to_string(), per_s)
+                })
+                .collect(),
             wall_seconds,
         }
     }

@@ -31,13 +31,24 @@ fn roots_in_memory_bytes() -> usize {
 pub(super) async fn run(
     client: Client,
     base: RunsQuery,
-    batch: usize,
+    batch: Option<usize>,
     mut inbox: mpsc::Receiver<Msg>,
     outputs: Outputs,
     report: StageReport,
     counter: Arc<StageCounter>,
 ) -> anyhow::Result<StageReport> {
     use std::io::{BufRead, Seek, Write};
+    // A page's worth of ids per request unless the pipeline says otherwise: 1,000 on v2,
+    // 100 on v1.
+    let batch = match batch {
+        Some(n) => n.max(1),
+        None => client.page_size(
+            client
+                .api_for(&base)
+                .await
+                .with_context(|| format!("stage {:?}", report.id))?,
+        ),
+    };
     let mut pending: Vec<String> = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
     let mut groups: HashMap<String, Arc<Group>> = HashMap::new();

@@ -198,7 +198,7 @@ pub async fn run_pipeline(
                     select,
                     ..Default::default()
                 };
-                let batch = f.batch_size.unwrap_or(100);
+                let batch = f.batch_size;
                 tasks.spawn(fetch_roots::run(
                     client.clone(),
                     base,

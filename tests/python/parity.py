@@ -55,12 +55,12 @@ def run_seed(script, url):
     return namespace["data"], requests_total(stats(url)) - before
 
 
-def run_runlake(runlake, pipeline, url, out):
+def run_runlake(runlake, pipeline, url, out, api):
+    """runlake with `api` (v1, or auto: v2 on the emulator's default deployment)."""
     env = dict(os.environ, LANGSMITH_ENDPOINT=url, LANGSMITH_API_KEY="parity-key", LANGSMITH_PROJECT="my-project")
     result = subprocess.run(
         [runlake, "-q", "run", os.path.join(ROOT, "pipelines", pipeline), "--now", NOW.isoformat() + "Z",
-         "--output", out, "--json", "--set", "source.split_windows=false", "--set", "source.api=v1",
-         "--set", "source.v1_requests_per_10s=100000", "--set", "source.v1_long_requests_per_10s=100000"],
+         "--output", out, "--json", "--set", "source.split_windows=false", "--set", f"source.api={api}"],
         env=env, capture_output=True, text=True, check=True,
     )
     summary = json.loads(result.stdout.strip().splitlines()[-1])
@@ -111,25 +111,37 @@ def main():
         try:
             url = emulator.stdout.readline().strip()
 
-            # tool_usage
+            # tool_usage, on v1 and on v2 (auto picks it: the emulator offers both)
             seed_rows, seed_requests = run_seed("tool_usage.py", url)
-            rows, summary = run_runlake(args.runlake, "tool_usage.toml", url, os.path.join(tmp, "tool_usage"))
-            mine = {r["run_id"]: r for r in rows}
             theirs = {str(r["run_id"]): r for r in seed_rows}
-            check("tool_usage: same rows", set(mine) == set(theirs) and len(rows) == len(mine),
-                  f"{len(mine)} vs seed {len(theirs)}")
-            bad = [k for k in theirs if k in mine and not (
-                mine[k]["run_name"] == theirs[k]["run_name"] and mine[k]["run_type"] == theirs[k]["run_type"]
-                and norm(mine[k]["inputs"]) == theirs[k]["inputs"] and norm(mine[k]["outputs"]) == theirs[k]["outputs"]
-                and sorted(mine[k]["tools_involved"]) == sorted(theirs[k]["tools_involved"]))]
-            check("tool_usage: same values", not bad, f"{len(bad)} rows differ, e.g. {bad[:2]}")
-            (window,) = summary["windows"]
-            tool_runs = window["stages"][0]["items_out"]
-            traces = window["stages"][1]["items_out"]
-            expected = 1 + -(-tool_runs // 100) + -(-traces // 100)
-            check("tool_usage: requests = lookup + ceil(tool runs/100) + ceil(traces/100)",
-                  summary["requests"]["requests"] == expected,
-                  f"runlake {summary['requests']['requests']} (expected {expected}); seed script {seed_requests}")
+            layouts = {}
+            for api, lookups, page in [("v1", 1, 100), ("auto", 2, 1000)]:
+                out = os.path.join(tmp, f"tool_usage_{api}")
+                rows, summary = run_runlake(args.runlake, "tool_usage.toml", url, out, api)
+                mine = {r["run_id"]: r for r in rows}
+                check(f"tool_usage ({api}): same rows", set(mine) == set(theirs) and len(rows) == len(mine),
+                      f"{len(mine)} vs seed {len(theirs)}")
+                bad = [k for k in theirs if k in mine and not (
+                    mine[k]["run_name"] == theirs[k]["run_name"] and mine[k]["run_type"] == theirs[k]["run_type"]
+                    and norm(mine[k]["inputs"]) == theirs[k]["inputs"] and norm(mine[k]["outputs"]) == theirs[k]["outputs"]
+                    and sorted(mine[k]["tools_involved"]) == sorted(theirs[k]["tools_involved"]))]
+                check(f"tool_usage ({api}): same values", not bad, f"{len(bad)} rows differ, e.g. {bad[:2]}")
+                (window,) = summary["windows"]
+                tool_runs = window["stages"][0]["items_out"]
+                traces = window["stages"][1]["items_out"]
+                expected = lookups + -(-tool_runs // page) + -(-traces // page)
+                check(f"tool_usage ({api}): requests = lookups + ceil(tool runs/{page}) + ceil(traces/{page})",
+                      summary["requests"]["requests"] == expected,
+                      f"runlake {summary['requests']['requests']} (expected {expected}); seed script {seed_requests}")
+                if api == "auto":
+                    check("tool_usage (auto, so v2): at most half the seed script's requests",
+                          2 * summary["requests"]["requests"] <= seed_requests,
+                          f"runlake {summary['requests']['requests']}, seed script {seed_requests}")
+                layouts[api] = sorted(os.path.relpath(os.path.dirname(f), out) for f in data_files(out))
+            check("tool_usage: v1 and v2 write the same partitions", layouts["v1"] == layouts["auto"],
+                  f"v1 {layouts['v1'][:3]}, v2 {layouts['auto'][:3]}")
+            mine = {r["run_id"]: r for r in pq.read_table(os.path.join(tmp, "tool_usage_auto"), partitioning=None).to_pylist()}
+            os.rename(os.path.join(tmp, "tool_usage_auto"), os.path.join(tmp, "tool_usage"))
 
             # Independent readers see exactly the rows, with the declared types.
             import duckdb
@@ -159,40 +171,48 @@ def main():
                   and frame.schema["run_id"] == pl.String and frame.schema["date"] == pl.Date,
                   f"{frame.height} rows, {frame.schema}")
 
-            # retriever_io
+            # retriever_io, on v1 and on v2
             seed_rows, seed_requests = run_seed("retriever_io.py", url)
-            rows, summary = run_runlake(args.runlake, "retriever_io.toml", url, os.path.join(tmp, "retriever_io"))
-            mine = {r["run_id"]: r for r in rows}
             theirs = {str(r["run_id"]): r for r in seed_rows}
-            check("retriever_io: same rows", set(mine) == set(theirs) and len(theirs) > 50,
-                  f"{len(mine)} vs seed {len(theirs)}")
-            differ, fixed = [], 0
-            for k, t in theirs.items():
-                m = mine.get(k, {})
-                for col, v in t.items():
-                    if col == "run_id":
-                        continue
-                    if norm(m.get(col)) != norm(v):
-                        differ.append((k, col))
-                # The seed's last batch lacks feedback; runlake must have it, and right.
-                stats_ = by_id[k]["feedback_stats"] or {}
-                for key, s in stats_.items():
-                    col = f"feedback.{key}"
-                    if col not in t:
-                        fixed += 1
-                    if m.get(col) != s["avg"]:
-                        differ.append((k, col))
-                extra = [c for c, v in m.items() if v is not None and c not in t and not c.startswith("feedback.")]
-                differ.extend((k, c) for c in extra)
-            check("retriever_io: same values (plus feedback the seed forgot)", not differ,
-                  f"{len(differ)} cells differ, e.g. {differ[:3]}; {fixed} feedback cells the seed script missed")
-            check("retriever_io: the seed's last batch really lacked feedback", fixed > 0, f"{fixed} cells")
-            print(f"requests: retriever_io runlake {summary['requests']['requests']}, seed script {seed_requests}")
+            for api in ["v1", "auto"]:
+                rows, summary = run_runlake(args.runlake, "retriever_io.toml", url,
+                                            os.path.join(tmp, f"retriever_io_{api}"), api)
+                retriever_io_check(check, api, {r["run_id"]: r for r in rows}, theirs, by_id)
+                print(f"requests: retriever_io ({api}) runlake {summary['requests']['requests']}, "
+                      f"seed script {seed_requests}")
         finally:
             emulator.terminate()
             emulator.wait(timeout=10)
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
+
+
+def retriever_io_check(check, api, mine, theirs, by_id):
+    """runlake's retriever_io rows against the seed script's: the same cells, plus the feedback
+    the script's last batch forgot."""
+    check(f"retriever_io ({api}): same rows", set(mine) == set(theirs) and len(theirs) > 50,
+          f"{len(mine)} vs seed {len(theirs)}")
+    differ, fixed = [], 0
+    for k, t in theirs.items():
+        m = mine.get(k, {})
+        for col, v in t.items():
+            if col == "run_id":
+                continue
+            if norm(m.get(col)) != norm(v):
+                differ.append((k, col))
+        # The seed's last batch lacks feedback; runlake must have it, and right.
+        stats_ = by_id[k]["feedback_stats"] or {}
+        for key, s in stats_.items():
+            col = f"feedback.{key}"
+            if col not in t:
+                fixed += 1
+            if m.get(col) != s["avg"]:
+                differ.append((k, col))
+        extra = [c for c, v in m.items() if v is not None and c not in t and not c.startswith("feedback.")]
+        differ.extend((k, c) for c in extra)
+    check(f"retriever_io ({api}): same values (plus feedback the seed forgot)", not differ,
+          f"{len(differ)} cells differ, e.g. {differ[:3]}; {fixed} feedback cells the seed script missed")
+    check(f"retriever_io ({api}): the seed's last batch really lacked feedback", fixed > 0, f"{fixed} cells")
 
 
 if __name__ == "__main__":
