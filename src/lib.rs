@@ -11,8 +11,10 @@ pub mod flatten;
 pub mod langsmith;
 pub mod load;
 pub mod model;
+pub mod runstore;
 pub mod sample;
 pub mod sink;
+pub mod source;
 pub mod stages;
 
 /// Installs rustls' ring crypto provider once per process. reqwest is built without a

@@ -161,7 +161,7 @@ fn quickstart_runs_anywhere_with_the_built_in_pipeline_and_sample() {
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(
         stderr.contains("running the copy built into runlake")
-            && stderr.contains("serving the copy built into runlake"),
+            && stderr.contains("replaying the copy built into runlake"),
         "{stderr}"
     );
     // The same rows as from the repository's own files.

@@ -5,6 +5,7 @@ mod common;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::Arc;
 
 use arrow::array::AsArray;
 use arrow::datatypes::DataType;
@@ -14,6 +15,7 @@ use runlake::emulator::EmulatorConfig;
 use runlake::langsmith::{ApiChoice, Client, ClientConfig, Secret};
 use runlake::load::{LoadOptions, run as run_pipeline};
 use runlake::sample::SampleConfig;
+use runlake::source::Source;
 
 fn errors_of(src: &str) -> Vec<String> {
     let env = |k: &str| (k == "SET").then(|| "yes".to_string());
@@ -190,14 +192,14 @@ fn compression_level_is_checked_against_the_codec() {
     );
 }
 
-fn client(url: &str) -> Client {
+fn client(url: &str) -> Source {
     let c = ClientConfig {
         endpoint: url.to_string(),
         api_key: Some(Secret::new(KEY)),
         api: ApiChoice::V1,
         ..Default::default()
     };
-    Client::new(c.unpaced()).unwrap()
+    Arc::new(Client::new(c.unpaced()).unwrap())
 }
 
 fn read_parquet(
@@ -425,6 +427,48 @@ async fn simple_exports_select_what_the_emulator_selects() {
     assert_eq!(n, want);
     assert!(want > 0);
     emu.shutdown().await;
+}
+
+#[test]
+fn pacing_settings_reach_the_client_and_bad_windows_point_at_the_key() {
+    use runlake::langsmith::{Lane, Pacing};
+    let src = GOOD.replace(
+        "project = \"p\"",
+        "project = \"p\"\nendpoint = \"http://127.0.0.1:1984\"\npacing = \"published\"\n\
+         rate_window = \"500ms\"\nv1_key_requests_per_10s = 5\nother_requests_per_10s = 40",
+    );
+    let p = config::parse(Path::new("p.toml"), &src, &|_| None).unwrap();
+    let c = runlake::cli::run::client_config(&p);
+    assert_eq!(c.pacing, Pacing::Published);
+    assert_eq!(c.rate_window, std::time::Duration::from_millis(500));
+    assert_eq!(c.lane_limit(Lane::V1Key), Some(5));
+    assert_eq!(c.lane_limit(Lane::Other), Some(40));
+    assert_eq!(
+        c.lane_limit(Lane::V2),
+        Some(300),
+        "published, though not Cloud"
+    );
+    // Without `pacing`, a loopback endpoint is unpaced, apart from the lanes given a limit.
+    let p = config::parse(
+        Path::new("p.toml"),
+        &src.replace("pacing = \"published\"\n", ""),
+        &|_| None,
+    )
+    .unwrap();
+    let c = runlake::cli::run::client_config(&p);
+    assert_eq!(c.lane_limit(Lane::V2), None);
+    assert_eq!(c.lane_limit(Lane::V1Key), Some(5));
+    let e = config::parse(
+        Path::new("p.toml"),
+        &src.replace("\"500ms\"", "\"soon\""),
+        &|_| None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("source.rate_window") && e.contains("not a positive duration"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -102,6 +102,7 @@ fn exit_code(err: &anyhow::Error) -> u8 {
         ) => exit::AUTH,
         Some(
             ClientError::ProjectNotFound { .. }
+            | ClientError::ProjectNotInFiles { .. }
             | ClientError::BadRequest { .. }
             | ClientError::Unsupported(_),
         ) => exit::CONFIG,

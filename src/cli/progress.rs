@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use indicatif::ProgressStyle;
 use tracing_indicatif::span_ext::IndicatifSpanExt;
 
-use crate::langsmith::Client;
+use crate::source::Source;
 use crate::stages::Progress;
 
 /// Seconds between plain progress lines when stderr is not a terminal
@@ -23,13 +23,13 @@ pub struct Display {
 }
 
 impl Display {
-    pub fn start(progress: Progress, client: Client, tty: bool, quiet: bool) -> Display {
+    pub fn start(progress: Progress, source: Source, tty: bool, quiet: bool) -> Display {
         let stop = Arc::new(AtomicBool::new(false));
         let thread = (!quiet).then(|| {
             let stop = stop.clone();
             std::thread::spawn(move || match tty {
-                true => bars(&progress, &client, &stop),
-                false => log_lines(&progress, &client, &stop),
+                true => bars(&progress, &source, &stop),
+                false => log_lines(&progress, &source, &stop),
             })
         });
         Display { stop, thread }
@@ -91,8 +91,8 @@ pub fn stage_lines(progress: &Progress, secs: f64) -> Vec<String> {
         .collect()
 }
 
-fn requests_line(client: &Client, secs: f64) -> String {
-    let r = client.stats();
+fn requests_line(source: &Source, secs: f64) -> String {
+    let r = source.stats();
     format!(
         "requests {} ({}), retries {}, 429s {}, {:.1} MB",
         r.requests,
@@ -103,7 +103,7 @@ fn requests_line(client: &Client, secs: f64) -> String {
     )
 }
 
-fn bars(progress: &Progress, client: &Client, stop: &AtomicBool) {
+fn bars(progress: &Progress, source: &Source, stop: &AtomicBool) {
     let started = Instant::now();
     let top = tracing::info_span!("load", indicatif.pb_show = true);
     top.pb_set_style(
@@ -119,7 +119,7 @@ fn bars(progress: &Progress, client: &Client, stop: &AtomicBool) {
         let (done, total) = progress.windows();
         top.pb_set_length(total.max(1));
         top.pb_set_position(done);
-        top.pb_set_message(&requests_line(client, secs));
+        top.pb_set_message(&requests_line(source, secs));
         let texts = stage_lines(progress, secs);
         if lines.len() != texts.len() {
             // A new child bar shows right under its parent: create them last stage first so
@@ -143,7 +143,7 @@ fn bars(progress: &Progress, client: &Client, stop: &AtomicBool) {
     drop(top);
 }
 
-fn log_lines(progress: &Progress, client: &Client, stop: &AtomicBool) {
+fn log_lines(progress: &Progress, source: &Source, stop: &AtomicBool) {
     let every = std::env::var("RUNLAKE_PROGRESS_SECS")
         .ok()
         .and_then(|s| s.parse::<f64>().ok())
@@ -168,7 +168,7 @@ fn log_lines(progress: &Progress, client: &Client, stop: &AtomicBool) {
             .join("; ");
         tracing::info!(
             "progress: windows {done}/{total}; {stages}; {}",
-            requests_line(client, secs)
+            requests_line(source, secs)
         );
     }
 }

@@ -3,15 +3,16 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 
-use crate::emulator::{Emulator, EmulatorConfig, Store};
-use crate::langsmith::{Client, Secret};
-use crate::load::LoadOptions;
+use std::sync::Arc;
 
-/// `runlake quickstart`: the tool_usage pipeline on the bundled sample, through a built-in
-/// emulator — no credentials, no network.
+use crate::load::LoadOptions;
+use crate::source::FileSource;
+
+/// `runlake quickstart`: the tool_usage pipeline on the bundled sample, replayed by the
+/// run-file source — no credentials, no network.
 #[derive(Debug, Args)]
 pub struct QuickstartArgs {
-    /// The sample run file to serve [default: data/sample/agent-prod.jsonl.zst, or the copy
+    /// The sample run file to replay [default: data/sample/agent-prod.jsonl.zst, or the copy
     /// built into runlake when there is no such file]
     #[arg(long)]
     data: Option<PathBuf>,
@@ -46,46 +47,28 @@ fn pipeline(asked: Option<&Path>) -> anyhow::Result<crate::config::Pipeline> {
     )?)
 }
 
-/// The sample to serve, chosen like [`pipeline`].
-fn load_sample(store: &mut Store, asked: Option<&Path>) -> anyhow::Result<()> {
+/// The sample to replay, chosen like [`pipeline`].
+fn sample(asked: Option<&Path>) -> anyhow::Result<FileSource> {
     let path = asked.unwrap_or(Path::new(SAMPLE));
     if asked.is_some() || path.exists() {
-        return store
-            .load_project("agent-prod", path)
+        return FileSource::open(path)
             .with_context(|| format!("loading the sample {}", path.display()));
     }
-    tracing::info!("no {SAMPLE} here: serving the copy built into runlake");
+    tracing::info!("no {SAMPLE} here: replaying the copy built into runlake");
     let reader = std::io::BufReader::new(zstd::Decoder::new(BUILT_IN_SAMPLE)?);
-    store.load_project_from(
-        "agent-prod",
-        reader,
-        Path::new("(built in) agent-prod.jsonl"),
-    )
+    FileSource::from_reader(Path::new("(built in) agent-prod.jsonl"), reader)
 }
 
 pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     let pipeline = pipeline(args.pipeline.as_deref())?;
-    let mut store = Store::default();
-    load_sample(&mut store, args.data.as_deref())?;
-    // Relative windows ("30d") are read against the sample's own clock, not today's.
-    let latest = store
-        .projects
-        .iter()
-        .flat_map(|p| p.runs.last())
-        .map(|r| r.start_us)
-        .max()
-        .unwrap_or(0);
-    // Whole seconds keep window (and file) names short.
-    let now = chrono::DateTime::from_timestamp(latest.div_euclid(1_000_000) + 1, 0);
+    let source = sample(args.data.as_deref())?;
+    // Relative windows ("30d") are read against the sample's own clock, not today's; whole
+    // seconds keep window (and file) names short.
+    let now = source
+        .latest_start()
+        .and_then(|t| chrono::DateTime::from_timestamp(t.timestamp() + 1, 0));
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
-        let emulator = Emulator::start(store, EmulatorConfig::default()).await?;
-        let mut config = super::run::client_config(&pipeline);
-        config.endpoint = emulator.url();
-        config.api_key = Some(Secret::new("quickstart"));
-        config.workspace_id = None;
-        // The built-in emulator has no rate limits, so nothing is paced.
-        let client = Client::new(config.unpaced())?;
         // A backfill up to the sample's end, reloaded every time: the demo is repeatable.
         let options = LoadOptions {
             now,
@@ -95,8 +78,7 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
             refresh: true,
             ..Default::default()
         };
-        let summary = crate::load::run(&pipeline, client, &options).await?;
-        emulator.shutdown().await;
+        let summary = crate::load::run(&pipeline, Arc::new(source), &options).await?;
         super::run::print_summary(&summary, false, true);
         if let Some(first) = first_data_file(&args.output)? {
             preview(&first)?;

@@ -1,4 +1,5 @@
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
@@ -7,6 +8,7 @@ use crate::config;
 use crate::langsmith::{Client, ClientConfig, Lane, normalize_endpoint};
 use crate::load::{LoadOptions, LoadSummary, Window};
 use crate::model::Timestamp;
+use crate::source::{FileSource, Source};
 
 /// `runlake run`: export with a pipeline file.
 #[derive(Debug, Args)]
@@ -38,6 +40,12 @@ pub struct RunArgs {
     /// Print the run summary as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Replay captured runs instead of asking LangSmith: a JSONL file of v1 runs (plain,
+    /// .gz or .zst) or a directory of them. Same queries, filters and rows; no key, no
+    /// network. A file of one project answers to any --project name; with several, name
+    /// the project by its id.
+    #[arg(long, value_name = "PATH")]
+    pub from: Option<PathBuf>,
 }
 
 /// What to export, overriding the pipeline: shared by `run` and `plan`.
@@ -86,7 +94,11 @@ pub fn client_config(p: &config::Pipeline) -> ClientConfig {
     for (lane, n) in [
         (Lane::V1Short, s.v1_requests_per_10s),
         (Lane::V1Long, s.v1_long_requests_per_10s),
+        (Lane::V1SearchShort, s.v1_search_requests_per_10s),
+        (Lane::V1SearchLong, s.v1_search_long_requests_per_10s),
+        (Lane::V1Key, s.v1_key_requests_per_10s),
         (Lane::V2, s.v2_requests_per_10s),
+        (Lane::Other, s.other_requests_per_10s),
     ] {
         if let Some(n) = n {
             c.rate_limits.set(lane, n);
@@ -97,7 +109,10 @@ pub fn client_config(p: &config::Pipeline) -> ClientConfig {
 
 pub fn run(args: RunArgs, quiet: bool) -> anyhow::Result<()> {
     let pipeline = config::load_with(&args.file, &args.set)?;
-    let client = Client::new(client_config(&pipeline))?;
+    let source: Source = match &args.from {
+        Some(path) => Arc::new(FileSource::open(path)?),
+        None => Arc::new(Client::new(client_config(&pipeline))?),
+    };
     let progress = crate::stages::Progress::default();
     let options = LoadOptions {
         now: args.now.map(|t| t.0),
@@ -111,11 +126,11 @@ pub fn run(args: RunArgs, quiet: bool) -> anyhow::Result<()> {
     };
     let runtime = tokio::runtime::Runtime::new()?;
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let display = super::progress::Display::start(progress, client.clone(), tty, quiet);
+    let display = super::progress::Display::start(progress, source.clone(), tty, quiet);
     let result = runtime.block_on(async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
-            r = crate::load::run(&pipeline, client, &options) => r,
+            r = crate::load::run(&pipeline, source, &options) => r,
             _ = tokio::signal::ctrl_c() => Err(super::Interrupted("Ctrl-C").into()),
             _ = term.recv() => Err(super::Interrupted("SIGTERM").into()),
         }
@@ -177,7 +192,9 @@ pub fn print_summary(s: &LoadSummary, json: bool, stdout: bool) {
         .iter()
         .filter_map(|(lane, per_s)| per_s.map(|r| format!("{lane} {r:.1}")))
         .collect();
-    if limits.len() < s.rate_limits.len() {
+    if s.rate_limits.is_empty() {
+        limits.push("none: runs read from files".into());
+    } else if limits.len() < s.rate_limits.len() {
         limits.push(format!(
             "{} unpaced until a 429",
             if limits.is_empty() { "all" } else { "others" }

@@ -505,7 +505,11 @@ fn with_defaults(
         rate_window,
         v1_requests_per_10s,
         v1_long_requests_per_10s,
-        v2_requests_per_10s
+        v1_search_requests_per_10s,
+        v1_search_long_requests_per_10s,
+        v1_key_requests_per_10s,
+        v2_requests_per_10s,
+        other_requests_per_10s
     );
     if source.api == ApiChoice::default() {
         source.api = defaults.api;

@@ -32,7 +32,15 @@ pub struct SourceConfig {
     pub v1_requests_per_10s: Option<u32>,
     /// ... for longer or open-ended windows.
     pub v1_long_requests_per_10s: Option<u32>,
+    /// v1 queries using full-text `search()` (or selecting `child_run_ids`), at most 7 days.
+    pub v1_search_requests_per_10s: Option<u32>,
+    /// ... longer or open-ended windows.
+    pub v1_search_long_requests_per_10s: Option<u32>,
+    /// Every v1 query of one key.
+    pub v1_key_requests_per_10s: Option<u32>,
     pub v2_requests_per_10s: Option<u32>,
+    /// Everything else (`/info`, project lookups).
+    pub other_requests_per_10s: Option<u32>,
 }
 
 /// A duration written as "10s", "500ms" or "1m", read once when the file is parsed.

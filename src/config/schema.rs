@@ -93,7 +93,11 @@ fn source() -> Value {
             "rate_window": string("The window request limits are counted over (LangSmith's: \"10s\"); shorter only for an emulator with compressed time."),
             "v1_requests_per_10s": integer("v1 run queries per rate window for windows of at most 7 days; paces that lane on any endpoint.", 1),
             "v1_long_requests_per_10s": integer("v1 run queries per rate window for longer or open-ended windows; paces that lane on any endpoint.", 1),
+            "v1_search_requests_per_10s": integer("v1 queries using search() or selecting child_run_ids, windows of at most 7 days, per rate window.", 1),
+            "v1_search_long_requests_per_10s": integer("... longer or open-ended windows.", 1),
+            "v1_key_requests_per_10s": integer("All v1 run queries of one key per rate window.", 1),
             "v2_requests_per_10s": integer("v2 queries per rate window; paces that lane on any endpoint.", 1),
+            "other_requests_per_10s": integer("Other requests (/info, project lookups) per rate window.", 1),
         }),
         &[],
     )

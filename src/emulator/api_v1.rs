@@ -11,11 +11,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::error::ApiError;
-use super::query::{Cursor, Order, RunQuery};
-use super::store::{Project, StoredRun};
 use super::{AppState, json_response, parse_body, parse_filter, parse_time};
 use crate::emulator::limits;
-use crate::langsmith::fields::{PREVIEW_CHARS, RUN_TYPES, V1_ALWAYS, V1_DEFAULT, V1_SELECTABLE};
+use crate::langsmith::fields::{RUN_TYPES, V1_DEFAULT, V1_SELECTABLE};
+use crate::runstore::{Cursor, Order, Project, RunQuery, write_v1_run};
 
 pub async fn info(State(app): State<Arc<AppState>>) -> Response {
     let (ch, sdb) = (
@@ -242,7 +241,7 @@ pub async fn runs_query(
     let after = body
         .cursor
         .as_deref()
-        .map(|c| Cursor::decode(c, order))
+        .map(|c| Cursor::decode(c, order).map_err(ApiError::bad_request))
         .transpose()?;
     let page = query.page(after.as_ref(), limit);
 
@@ -266,57 +265,4 @@ pub async fn runs_query(
 
 fn now_us() -> i64 {
     chrono::Utc::now().timestamp_micros()
-}
-
-/// One run with the selected fields (plus `V1_ALWAYS`), copied from the stored JSON text.
-fn write_v1_run(out: &mut String, project: &Project, run: &StoredRun, select: &[&str]) {
-    out.push('{');
-    let mut first = true;
-    let mut emit = |out: &mut String, key: &str, value: &str| {
-        if !first {
-            out.push(',');
-        }
-        first = false;
-        out.push('"');
-        out.push_str(key);
-        out.push_str("\":");
-        out.push_str(value);
-    };
-    let wanted = V1_ALWAYS
-        .iter()
-        .chain(select.iter().filter(|s| !V1_ALWAYS.contains(s)));
-    for &key in wanted {
-        match key {
-            "inputs_preview" | "outputs_preview" => {
-                let source = run.field(&key[..key.len() - "_preview".len()]);
-                emit(out, key, &preview(source));
-            }
-            "child_run_ids" => {
-                let children: Vec<&str> = project
-                    .trace_runs(&run.trace_id)
-                    .filter(|r| r.parent_run_id.as_deref() == Some(run.id.as_str()))
-                    .map(|r| r.id.as_str())
-                    .collect();
-                emit(
-                    out,
-                    key,
-                    &serde_json::to_string(&children).expect("strings"),
-                );
-            }
-            _ => emit(out, key, run.field(key).map_or("null", |v| v.get())),
-        }
-    }
-    out.push('}');
-}
-
-/// A short text preview of a JSON payload, as the `*_preview` selects give.
-pub fn preview(source: Option<&serde_json::value::RawValue>) -> String {
-    match source {
-        None => "null".into(),
-        Some(v) if v.get() == "null" => "null".into(),
-        Some(v) => {
-            let text: String = v.get().chars().take(PREVIEW_CHARS).collect();
-            serde_json::to_string(&text).expect("string")
-        }
-    }
 }

@@ -12,11 +12,10 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::error::ApiError;
-use super::query::{Cursor, Order, RunQuery};
-use super::store::StoredRun;
 use super::{AppState, Identity, json_response, parse_body, parse_filter, parse_time};
 use crate::emulator::limits;
 use crate::langsmith::fields::{RUN_TYPES, V2_SELECTABLE};
+use crate::runstore::{Cursor, Order, RunQuery, StoredRun, preview};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct V2Body {
@@ -142,7 +141,7 @@ pub async fn runs_query(
     let after = body
         .cursor
         .as_deref()
-        .map(|c| Cursor::decode(c, Order::Desc))
+        .map(|c| Cursor::decode(c, Order::Desc).map_err(ApiError::bad_request))
         .transpose()?;
     let page = query.page(after.as_ref(), page_size);
     let mut out = String::with_capacity(page.runs.len() * 2048 + 64);
@@ -270,9 +269,9 @@ fn v2_value(run: &StoredRun, select: &str) -> String {
             Value::Object(mut extra) => extra.remove("metadata").unwrap_or(Value::Null).to_string(),
             _ => "null".into(),
         },
-        "ERROR_PREVIEW" => super::api_v1::preview(run.field("error")),
-        "INPUTS_PREVIEW" => super::api_v1::preview(run.field("inputs")),
-        "OUTPUTS_PREVIEW" => super::api_v1::preview(run.field("outputs")),
+        "ERROR_PREVIEW" => preview(run.field("error")),
+        "INPUTS_PREVIEW" => preview(run.field("inputs")),
+        "OUTPUTS_PREVIEW" => preview(run.field("outputs")),
         "TOTAL_COST" => number(run, "total_cost"),
         "PROMPT_COST" => number(run, "prompt_cost"),
         "COMPLETION_COST" => number(run, "completion_cost"),

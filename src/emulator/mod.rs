@@ -10,10 +10,8 @@ mod api_v2;
 mod error;
 mod faults;
 pub mod limits;
-mod query;
 
 mod stats;
-mod store;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -32,10 +30,10 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tower::ServiceExt;
 
+pub use crate::runstore::{Store, open_maybe_compressed};
 pub use error::ApiError;
 pub use faults::{Fault, FaultConfig};
 pub use stats::StatsSnapshot;
-pub use store::{Store, open_maybe_compressed};
 
 use crate::filter::Expr;
 use limits::{RateLimiter, Tier};

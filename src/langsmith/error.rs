@@ -33,6 +33,16 @@ pub enum ClientError {
     )]
     ProjectNotFound { name: String, endpoint: String },
 
+    #[error(
+        "project {name:?} is not in {origin}: the files hold project ids {ids}; pass one with --project, \
+         or give files of one project"
+    )]
+    ProjectNotInFiles {
+        name: String,
+        origin: String,
+        ids: String,
+    },
+
     #[error("LangSmith answered 404 Not Found for {what}: {detail}")]
     NotFound { what: String, detail: String },
 

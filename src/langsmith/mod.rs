@@ -12,7 +12,7 @@ mod limiter;
 mod query;
 mod stats;
 
-pub use client::{ApiVersion, Client};
+pub use client::{ApiVersion, Client, PageStream};
 pub use config::{ApiChoice, ClientConfig, LaneLimits, Pacing, Secret, normalize_endpoint};
 pub use error::ClientError;
 pub use estimate::{Estimate, Tally};

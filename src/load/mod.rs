@@ -19,10 +19,11 @@ use indexmap::IndexMap;
 use serde::Serialize;
 
 use crate::config::{Pipeline, StageConfig, window as durations};
-use crate::langsmith::{Client, StatsSnapshot};
+use crate::langsmith::StatsSnapshot;
 use crate::sink::commit::{self, CommitInfo, Disposition, Manifest, SinkLayout};
 use crate::sink::lake::Lake;
 use crate::sink::{Format, PartitionKey, SinkReport};
+use crate::source::Source;
 use crate::stages::{RunOptions, SinkTarget, StageReport, TraceScope, run_pipeline};
 pub use window::Window;
 
@@ -99,13 +100,13 @@ impl LoadSummary {
     fn new(
         p: &Pipeline,
         mode: Mode,
-        client: &Client,
+        source: &Source,
         opts: &LoadOptions,
         started: Instant,
     ) -> Self {
-        let requests = client.stats();
+        let requests = source.stats();
         let wall_seconds = started.elapsed().as_secs_f64();
-        let (lanes, window) = client.lane_limits();
+        let (lanes, window) = source.lane_limits();
         LoadSummary {
             pipeline: p.name.clone(),
             mode,
@@ -228,11 +229,11 @@ fn requested_window(
 }
 
 /// Runs a load to completion.
-pub async fn run(p: &Pipeline, client: Client, opts: &LoadOptions) -> anyhow::Result<LoadSummary> {
+pub async fn run(p: &Pipeline, source: Source, opts: &LoadOptions) -> anyhow::Result<LoadSummary> {
     let started = Instant::now();
     let now = opts.now.unwrap_or_else(Utc::now);
     if opts.output.as_deref() == Some("-") {
-        return run_to_stdout(p, client, opts, now, started).await;
+        return run_to_stdout(p, source, opts, now, started).await;
     }
     let size = duration(&p.load.window, "window")?;
     let lag = duration(&p.load.lag, "lag")?.unwrap_or_default();
@@ -390,7 +391,7 @@ pub async fn run(p: &Pipeline, client: Client, opts: &LoadOptions) -> anyhow::Re
             progress: opts.progress.clone(),
             trace_scope: Some(trace_scope),
         };
-        let summary = run_pipeline(p, client.clone(), &run).await?;
+        let summary = run_pipeline(p, source.clone(), &run).await?;
         let mut sink_reports = IndexMap::new();
         for t in &mut targets {
             let report: &SinkReport = &summary.sinks[&t.id];
@@ -444,7 +445,7 @@ pub async fn run(p: &Pipeline, client: Client, opts: &LoadOptions) -> anyhow::Re
         files,
         bytes,
         rolled_back,
-        ..LoadSummary::new(p, mode, &client, opts, started)
+        ..LoadSummary::new(p, mode, &source, opts, started)
     })
 }
 
@@ -459,7 +460,7 @@ fn window_arg(w: &Window) -> String {
 /// `--output -`: one window, no partitions, no state; the rows as one Arrow IPC stream.
 async fn run_to_stdout(
     p: &Pipeline,
-    client: Client,
+    source: Source,
     opts: &LoadOptions,
     now: DateTime<Utc>,
     started: Instant,
@@ -497,7 +498,7 @@ async fn run_to_stdout(
         trace_scope: None,
     };
     opts.progress.set_windows(1);
-    let summary = run_pipeline(p, client.clone(), &run).await?;
+    let summary = run_pipeline(p, source.clone(), &run).await?;
     opts.progress.window_done();
     let report = &summary.sinks[&id];
     // Arrow wraps I/O errors with their own text; report the I/O error once.
@@ -553,6 +554,6 @@ async fn run_to_stdout(
         rows: report.rows,
         files: 0,
         bytes: report.bytes,
-        ..LoadSummary::new(p, Mode::Stdout, &client, opts, started)
+        ..LoadSummary::new(p, Mode::Stdout, &source, opts, started)
     })
 }

@@ -11,7 +11,8 @@ use tokio::sync::mpsc;
 use super::group::Group;
 use super::progress::StageCounter;
 use super::{Msg, Outputs, Record, StageReport, send};
-use crate::langsmith::{Client, RunsQuery};
+use crate::langsmith::RunsQuery;
+use crate::source::Source;
 
 /// Root runs `fetch_roots` keeps in memory before spilling to a temporary file
 /// (`RUNLAKE_ROOTS_MEMORY_MB` overrides).
@@ -29,7 +30,7 @@ fn roots_in_memory_bytes() -> usize {
 /// anonymous temporary file; once the input ends (and with it the groups), each root is
 /// joined with its trace's aggregates and sent on.
 pub(super) async fn run(
-    client: Client,
+    source: Source,
     base: RunsQuery,
     batch: Option<usize>,
     mut inbox: mpsc::Receiver<Msg>,
@@ -42,12 +43,10 @@ pub(super) async fn run(
     // 100 on v1.
     let batch = match batch {
         Some(n) => n.max(1),
-        None => client.page_size(
-            client
-                .api_for(&base)
-                .await
-                .with_context(|| format!("stage {:?}", report.id))?,
-        ),
+        None => source
+            .batch_size(&base)
+            .await
+            .with_context(|| format!("stage {:?}", report.id))?,
     };
     let mut pending: Vec<String> = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
@@ -61,11 +60,11 @@ pub(super) async fn run(
     let spawn =
         |ids: Vec<String>,
          fetches: &mut tokio::task::JoinSet<anyhow::Result<Vec<crate::model::Run>>>| {
-            let client = client.clone();
+            let source = source.clone();
             let base = base.clone();
             fetches.spawn(async move {
                 let mut out = vec![];
-                let mut pages = client.fetch_by_ids(&base, ids);
+                let mut pages = source.fetch_by_ids(&base, ids);
                 while let Some(page) = pages.next().await {
                     out.extend(page?);
                 }

@@ -7,11 +7,12 @@ use futures::StreamExt;
 
 use super::progress::StageCounter;
 use super::{Msg, Outputs, Record, StageReport, TraceScope, send};
-use crate::langsmith::{Client, RunsQuery};
+use crate::langsmith::RunsQuery;
+use crate::source::Source;
 
 /// Sends each page on as it arrives; with a `scope`, only the runs of traces the window owns.
 pub(super) async fn run(
-    client: Client,
+    source: Source,
     query: RunsQuery,
     split: bool,
     scope: Option<TraceScope>,
@@ -19,7 +20,7 @@ pub(super) async fn run(
     report: StageReport,
     counter: Arc<StageCounter>,
 ) -> anyhow::Result<StageReport> {
-    let mut pages = client.query(query, split);
+    let mut pages = source.query(query, split);
     let mut n = 0u64;
     while let Some(page) = pages.next().await {
         let mut runs = page.with_context(|| format!("stage {:?}", report.id))?;

@@ -18,8 +18,9 @@ use super::{
     query_runs, sink,
 };
 use crate::config::{Pipeline, StageConfig};
-use crate::langsmith::{Client, RunsQuery, StatsSnapshot};
+use crate::langsmith::{RunsQuery, StatsSnapshot};
 use crate::sink::{Format, PartitionKey, SinkReport};
+use crate::source::Source;
 
 /// Command-line overrides for one run.
 #[derive(Debug, Clone, Default)]
@@ -88,7 +89,7 @@ const CHANNEL_DEPTH: usize = 8;
 /// Runs a validated pipeline to completion.
 pub async fn run_pipeline(
     p: &Pipeline,
-    client: Client,
+    source: Source,
     opts: &RunOptions,
 ) -> anyhow::Result<RunSummary> {
     let started = Instant::now();
@@ -98,7 +99,7 @@ pub async fn run_pipeline(
     for PlannedQuery { projects, .. } in queries.values() {
         for name in projects {
             if !resolved.contains_key(name) {
-                let id = client.resolve_project(name).await?;
+                let id = source.resolve_project(name).await?;
                 resolved.insert(name.clone(), id);
             }
         }
@@ -161,7 +162,7 @@ pub async fn run_pipeline(
                     }
                 }
                 tasks.spawn(query_runs::run(
-                    client.clone(),
+                    source.clone(),
                     query,
                     split,
                     scope,
@@ -200,7 +201,7 @@ pub async fn run_pipeline(
                 };
                 let batch = f.batch_size;
                 tasks.spawn(fetch_roots::run(
-                    client.clone(),
+                    source.clone(),
                     base,
                     batch,
                     inbox(),
@@ -261,7 +262,7 @@ pub async fn run_pipeline(
         pipeline: p.name.clone(),
         stages,
         sinks,
-        requests: client.stats(),
+        requests: source.stats(),
         wall_seconds: started.elapsed().as_secs_f64(),
     })
 }

@@ -128,6 +128,18 @@ impl Store {
                 path.display()
             );
         }
+        self.add_project(id, name, runs, path)
+    }
+
+    /// Indexes one project's runs; `origin` names where they came from in errors.
+    pub fn add_project(
+        &mut self,
+        id: String,
+        name: &str,
+        mut runs: Vec<StoredRun>,
+        origin: &Path,
+    ) -> anyhow::Result<()> {
+        let path = origin;
         runs.sort_by(|a, b| (a.start_us, &a.id).cmp(&(b.start_us, &b.id)));
         let mut by_id = HashMap::with_capacity(runs.len());
         let mut traces: HashMap<String, Vec<usize>> = HashMap::new();
@@ -150,12 +162,14 @@ impl Store {
     }
 }
 
-fn run_session(fields: &BTreeMap<String, Box<RawValue>>) -> anyhow::Result<String> {
+/// The `session_id` (project id) of a stored run.
+pub fn run_session(fields: &BTreeMap<String, Box<RawValue>>) -> anyhow::Result<String> {
     let raw = fields.get("session_id").context("run has no session_id")?;
     serde_json::from_str::<String>(raw.get()).context("session_id is not a string")
 }
 
-fn stored_run(line: &str) -> anyhow::Result<StoredRun> {
+/// One run from a line of JSON, indexed for queries.
+pub fn stored_run(line: &str) -> anyhow::Result<StoredRun> {
     let run = Run::from_json(line)?;
     let fields: BTreeMap<String, Box<RawValue>> = serde_json::from_str(line)?;
     let start = run.start_time.value().context("run has no start_time")?;

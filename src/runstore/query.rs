@@ -1,12 +1,12 @@
-//! The query engine shared by the v1 and v2 routes: candidate runs in keyset order
-//! `(start_time, id)`, predicates, and opaque cursors.
+//! The query engine shared by the emulator's v1 and v2 routes and the run-file source:
+//! candidate runs in keyset order `(start_time, id)`, LangSmith's predicates, and opaque
+//! cursors.
 
 use std::collections::{HashMap, HashSet};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use super::error::ApiError;
 use super::store::{Project, StoredRun};
 use crate::filter::{self, Expr};
 
@@ -31,8 +31,9 @@ impl Cursor {
         URL_SAFE_NO_PAD.encode(format!("rlc1:{o}:{}:{}", self.start_us, self.id))
     }
 
-    pub fn decode(text: &str, order: Order) -> Result<Cursor, ApiError> {
-        let invalid = || ApiError::bad_request(format!("Invalid cursor: {text:?}"));
+    /// The cursor `text` encodes, or why it is not one (the API answers 400 with that).
+    pub fn decode(text: &str, order: Order) -> Result<Cursor, String> {
+        let invalid = || format!("Invalid cursor: {text:?}");
         let bytes = URL_SAFE_NO_PAD.decode(text.trim()).map_err(|_| invalid())?;
         let text_form = String::from_utf8(bytes).map_err(|_| invalid())?;
         let mut parts = text_form.splitn(4, ':');
@@ -47,9 +48,7 @@ impl Cursor {
             _ => return Err(invalid()),
         };
         if cursor_order != order {
-            return Err(ApiError::bad_request(
-                "Cursor was issued for a different sort order",
-            ));
+            return Err("Cursor was issued for a different sort order".into());
         }
         Ok(Cursor {
             order,

@@ -1,0 +1,337 @@
+//! Captured runs replayed offline: JSONL files of v1 runs (plain, `.gz` or `.zst`), one file
+//! or a directory of them. Queries run through the emulator's engine and its v1 rendering, so
+//! a pipeline over the files gives exactly the rows it gives against `runlake emulate`
+//! serving them: same windows, ids, filters, trace and tree filters, `select`. No key, no
+//! network, no request.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use futures::FutureExt;
+use futures::future::BoxFuture;
+
+use super::RunSource;
+use crate::filter::Expr;
+use crate::langsmith::StatsSnapshot;
+use crate::langsmith::fields::{V1_DEFAULT, V1_SELECTABLE};
+use crate::langsmith::{ClientError, ClientStats, Lane, Order, PageStream, RunsQuery};
+use crate::model::Run;
+use crate::runstore::{self, Cursor, RunQuery, Store, StoredRun};
+
+/// Runs per page handed to the stages (an in-memory page, not a request).
+const PAGE: usize = 1000;
+
+/// Run files held in memory, one project per `session_id`.
+#[derive(Clone)]
+pub struct FileSource {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    origin: String,
+    stats: ClientStats,
+}
+
+impl FileSource {
+    /// Reads every run file at `path`: the file itself, or every `*.jsonl`, `*.jsonl.gz`,
+    /// `*.jsonl.zst` under the directory. One `session_id` per project; a line that is not a
+    /// run names its file and line.
+    pub fn open(path: &Path) -> anyhow::Result<FileSource> {
+        let files = run_files(path)?;
+        if files.is_empty() {
+            bail!(
+                "{}: no run files (*.jsonl, *.jsonl.gz, *.jsonl.zst)",
+                path.display()
+            );
+        }
+        let mut by_project: BTreeMap<String, Vec<StoredRun>> = BTreeMap::new();
+        for file in &files {
+            read_runs(
+                file,
+                runstore::open_maybe_compressed(file)?,
+                &mut by_project,
+            )?;
+        }
+        Self::from_projects(path, by_project)
+    }
+
+    /// Like [`FileSource::open`], from decompressed JSONL; `origin` names it in errors.
+    pub fn from_reader(origin: &Path, reader: impl BufRead) -> anyhow::Result<FileSource> {
+        let mut by_project = BTreeMap::new();
+        read_runs(origin, reader, &mut by_project)?;
+        Self::from_projects(origin, by_project)
+    }
+
+    fn from_projects(
+        origin: &Path,
+        by_project: BTreeMap<String, Vec<StoredRun>>,
+    ) -> anyhow::Result<FileSource> {
+        if by_project.is_empty() {
+            bail!("{}: no runs", origin.display());
+        }
+        let mut store = Store::default();
+        for (id, runs) in by_project {
+            // Files carry project ids, not names: a project is named by its id.
+            store.add_project(id.clone(), &id, runs, origin)?;
+        }
+        Ok(FileSource {
+            inner: Arc::new(Inner {
+                store,
+                origin: origin.display().to_string(),
+                stats: ClientStats::default(),
+            }),
+        })
+    }
+
+    /// The latest run start in the files.
+    pub fn latest_start(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.inner
+            .store
+            .projects
+            .iter()
+            .filter_map(|p| p.runs.last())
+            .map(|r| r.start_us)
+            .max()
+            .and_then(chrono::DateTime::from_timestamp_micros)
+    }
+
+    /// The project ids the files hold.
+    pub fn projects(&self) -> Vec<String> {
+        self.inner
+            .store
+            .projects
+            .iter()
+            .map(|p| p.id.clone())
+            .collect()
+    }
+
+    fn pages(&self, query: RunsQuery) -> PageStream {
+        let source = self.clone();
+        let compiled = Compiled::new(&query);
+        let state = (source, query, compiled, None::<Cursor>, false);
+        Box::pin(futures::stream::try_unfold(
+            state,
+            |(source, query, compiled, after, done)| async move {
+                if done {
+                    return Ok(None);
+                }
+                let compiled = compiled?;
+                let (runs, next) = source.page(&query, &compiled, after.as_ref())?;
+                if runs.is_empty() {
+                    return Ok(None);
+                }
+                let done = next.is_none();
+                Ok(Some((runs, (source, query, Ok(compiled), next, done))))
+            },
+        ))
+    }
+
+    /// One page: the engine's matches after `after`, rendered as v1 sends them and read
+    /// back as runs (the API's own path, so the rows are the API's).
+    fn page(
+        &self,
+        query: &RunsQuery,
+        compiled: &Compiled,
+        after: Option<&Cursor>,
+    ) -> Result<(Vec<Run>, Option<Cursor>), ClientError> {
+        let store = &self.inner.store;
+        let projects = if query.projects.is_empty() || query.ids.is_some() {
+            store.projects.iter().collect()
+        } else {
+            query
+                .projects
+                .iter()
+                .map(|id| store.project_by_id(id).ok_or_else(|| self.not_found(id)))
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        let engine = RunQuery {
+            projects,
+            ids: query.ids.as_ref().map(|ids| ids.iter().cloned().collect()),
+            ids_ignore_filters: true,
+            trace: query.trace.clone(),
+            parent_run: query.parent_run.clone(),
+            run_type: query.run_type.clone(),
+            is_root: query.is_root,
+            error: query.error,
+            min_start_us: query.start_time.map(|t| t.timestamp_micros()),
+            max_start_us: query.end_time.map(|t| t.timestamp_micros()),
+            filter: compiled.filter.clone(),
+            trace_filter: compiled.trace_filter.clone(),
+            tree_filter: compiled.tree_filter.clone(),
+            order: match query.order {
+                Some(Order::Asc) => runstore::Order::Asc,
+                Some(Order::Desc) | None => runstore::Order::Desc,
+            },
+        };
+        let page = engine.page(after, PAGE);
+        let select: Vec<&str> = compiled.select.iter().map(String::as_str).collect();
+        let mut runs = Vec::with_capacity(page.runs.len());
+        let mut text = String::new();
+        for (project, run) in &page.runs {
+            text.clear();
+            runstore::write_v1_run(&mut text, project, run, &select);
+            runs.push(Run::from_json(&text).map_err(|e| ClientError::Malformed {
+                detail: format!("run {} in {}: {e}", run.id, self.inner.origin),
+            })?);
+        }
+        self.inner.stats.runs(runs.len());
+        Ok((runs, page.next))
+    }
+
+    fn not_found(&self, name: &str) -> ClientError {
+        ClientError::ProjectNotInFiles {
+            name: name.to_string(),
+            origin: self.inner.origin.clone(),
+            ids: self.projects().join(", "),
+        }
+    }
+}
+
+/// A query's filters parsed and `select` checked once, for all its pages.
+#[derive(Clone)]
+struct Compiled {
+    filter: Option<Expr>,
+    trace_filter: Option<Expr>,
+    tree_filter: Option<Expr>,
+    select: Vec<String>,
+}
+
+impl Compiled {
+    fn new(q: &RunsQuery) -> Result<Compiled, ClientError> {
+        let parse = |name: &str, text: &Option<String>| {
+            text.as_deref()
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(|t| {
+                    crate::filter::parse(t).map_err(|e| ClientError::BadRequest {
+                        status: 400,
+                        detail: format!("invalid {name} {t:?}: {e}"),
+                    })
+                })
+                .transpose()
+        };
+        let select = if q.select.is_empty() {
+            V1_DEFAULT.iter().map(|s| s.to_string()).collect()
+        } else {
+            if let Some(bad) = q
+                .select
+                .iter()
+                .find(|s| !V1_SELECTABLE.contains(&s.as_str()))
+            {
+                return Err(ClientError::BadRequest {
+                    status: 422,
+                    detail: format!("{bad:?} is not a run field that can be selected"),
+                });
+            }
+            q.select.clone()
+        };
+        Ok(Compiled {
+            filter: parse("filter", &q.filter)?,
+            trace_filter: parse("trace_filter", &q.trace_filter)?,
+            tree_filter: parse("tree_filter", &q.tree_filter)?,
+            select,
+        })
+    }
+}
+
+impl RunSource for FileSource {
+    fn origin(&self) -> String {
+        self.inner.origin.clone()
+    }
+
+    /// Files carry project ids only: a name resolves to the one project they hold, or to the
+    /// project whose id it is.
+    fn resolve_project<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<String, ClientError>> {
+        let projects = &self.inner.store.projects;
+        let found = match projects.as_slice() {
+            [only] => Some(only.id.clone()),
+            _ => projects.iter().find(|p| p.id == name).map(|p| p.id.clone()),
+        };
+        futures::future::ready(found.ok_or_else(|| self.not_found(name))).boxed()
+    }
+
+    fn query(&self, query: RunsQuery, _split: bool) -> PageStream {
+        self.pages(query)
+    }
+
+    fn fetch_by_ids(&self, base: &RunsQuery, ids: Vec<String>) -> PageStream {
+        self.pages(RunsQuery {
+            ids: Some(ids),
+            ..base.clone()
+        })
+    }
+
+    fn batch_size<'a>(&'a self, _base: &'a RunsQuery) -> BoxFuture<'a, Result<usize, ClientError>> {
+        futures::future::ready(Ok(PAGE)).boxed()
+    }
+
+    fn stats(&self) -> StatsSnapshot {
+        self.inner.stats.snapshot()
+    }
+
+    fn lane_limits(&self) -> (Vec<(Lane, Option<u32>)>, Duration) {
+        (vec![], Duration::ZERO)
+    }
+}
+
+/// The run files at `path`, in name order.
+fn run_files(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if !meta.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut out = vec![];
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?
+        {
+            let entry = entry?;
+            let p = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') || name.starts_with('_') {
+                continue; // bookkeeping, as in an output tree
+            }
+            if entry.file_type()?.is_dir() {
+                stack.push(p);
+            } else if [".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson"]
+                .iter()
+                .any(|ext| name.ends_with(ext))
+            {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Every run of one file, by project id.
+fn read_runs(
+    file: &Path,
+    reader: impl BufRead,
+    by_project: &mut BTreeMap<String, Vec<StoredRun>>,
+) -> anyhow::Result<()> {
+    let mut seen = HashSet::new();
+    for (index, line) in reader.lines().enumerate() {
+        let at = || format!("{}:{}", file.display(), index + 1);
+        let line = line.with_context(at)?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let run =
+            runstore::stored_run(&line).with_context(|| format!("{}: not a valid run", at()))?;
+        if !seen.insert(run.id.clone()) {
+            bail!("{}: run id {} appears twice", at(), run.id);
+        }
+        let project = runstore::run_session(&run.fields).with_context(at)?;
+        by_project.entry(project).or_default().push(run);
+    }
+    Ok(())
+}

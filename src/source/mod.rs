@@ -1,0 +1,38 @@
+//! Where a pipeline's runs come from, behind one small trait: the LangSmith API (v2 or v1,
+//! [`langsmith`]) or captured run files replayed offline ([`files`]). Stages see only
+//! [`RunSource`]; they never know which.
+
+pub mod files;
+mod langsmith;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+
+pub use crate::langsmith::PageStream;
+use crate::langsmith::{ClientError, Lane, RunsQuery, StatsSnapshot};
+pub use files::FileSource;
+
+/// A source of runs with LangSmith's query semantics.
+pub trait RunSource: Send + Sync {
+    /// Where runs come from, for messages: an endpoint or a path.
+    fn origin(&self) -> String;
+    /// A project's id from its name.
+    fn resolve_project<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<String, ClientError>>;
+    /// Every page of a query, fetched lazily. `split`: the source may cut a long window
+    /// where that buys a faster rate tier.
+    fn query(&self, query: RunsQuery, split: bool) -> PageStream;
+    /// Runs by id; `base` supplies projects and `select`.
+    fn fetch_by_ids(&self, base: &RunsQuery, ids: Vec<String>) -> PageStream;
+    /// How many ids one fetch takes for a query like `base`.
+    fn batch_size<'a>(&'a self, base: &'a RunsQuery) -> BoxFuture<'a, Result<usize, ClientError>>;
+    /// Requests, retries, runs and bytes so far.
+    fn stats(&self) -> StatsSnapshot;
+    /// Each lane's allowance per window (`None`: not paced), and the window; nothing for a
+    /// source without requests.
+    fn lane_limits(&self) -> (Vec<(Lane, Option<u32>)>, Duration);
+}
+
+/// A shared source.
+pub type Source = Arc<dyn RunSource>;
