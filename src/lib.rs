@@ -16,6 +16,7 @@ pub mod sample;
 pub mod sink;
 pub mod source;
 pub mod stages;
+pub mod usage;
 
 /// Installs rustls' ring crypto provider once per process. reqwest is built without a
 /// default provider (ring builds faster and smaller than aws-lc), so every HTTP client is made

@@ -255,3 +255,77 @@ async fn disk_full() {
         out.status.code().unwrap()
     ));
 }
+
+/// `runlake run <file> --from <the sample>`: offline, so usage errors need no emulator.
+fn run_offline(s: &Scratch, file: &str, extra: &[&str]) -> String {
+    let sample = repo().join(SAMPLE);
+    let mut args = vec!["run", file, "--from", sample.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    s.run(&args, &[], None)
+}
+
+#[test]
+fn no_project_anywhere() {
+    let s = Scratch::new();
+    s.tool_usage(
+        "p.toml",
+        &[("project = \"${LANGSMITH_PROJECT:-my-project}\"\n", "")],
+    );
+    insta::assert_snapshot!(run_offline(&s, "p.toml", &["--output", "out"]));
+}
+
+#[test]
+fn sink_without_a_path_and_no_output() {
+    let s = Scratch::new();
+    s.tool_usage("p.toml", &[("path = \"out/tool_usage\"\n", "")]);
+    insta::assert_snapshot!(run_offline(&s, "p.toml", &[]));
+}
+
+#[test]
+fn stdout_with_two_sinks() {
+    let s = Scratch::new();
+    let src = std::fs::read_to_string(repo().join("pipelines/tool_usage.toml")).unwrap();
+    s.write(
+        "p.toml",
+        &format!(
+            "{src}\n[sinks.copy]\ntype = \"arrow_ipc\"\ninputs = [\"rows\"]\npath = \"out/copy\"\n"
+        ),
+    );
+    insta::assert_snapshot!(run_offline(&s, "p.toml", &["--output", "-"]));
+}
+
+#[test]
+fn window_overlapping_a_loaded_one() {
+    let s = Scratch::new();
+    s.tool_usage("p.toml", &[]);
+    let first = run_offline(&s, "p.toml", &["--window", "2026-10-10", "--output", "out"]);
+    assert!(first.starts_with("exit code: 0"), "{first}");
+    insta::assert_snapshot!(run_offline(
+        &s,
+        "p.toml",
+        &[
+            "--window",
+            "2026-10-09T12:00:00Z/2026-10-10T12:00:00Z",
+            "--output",
+            "out"
+        ]
+    ));
+}
+
+#[test]
+fn from_a_path_that_does_not_exist() {
+    let s = Scratch::new();
+    s.tool_usage("p.toml", &[]);
+    insta::assert_snapshot!(s.run(
+        &[
+            "run",
+            "p.toml",
+            "--from",
+            "captured/runs.jsonl",
+            "--output",
+            "out"
+        ],
+        &[],
+        None
+    ));
+}

@@ -54,7 +54,7 @@ enum Command {
     Plan(plan::PlanArgs),
     /// Convert a JSONL file of runs into flattened Parquet (offline).
     Convert(convert::ConvertArgs),
-    /// Run the tool_usage pipeline on the bundled sample through a built-in emulator.
+    /// Run the tool_usage pipeline on the bundled sample, replayed offline.
     Quickstart(quickstart::QuickstartArgs),
     /// Print the JSON Schema of pipeline files (for editor completion).
     Schema(schema::SchemaArgs),
@@ -84,7 +84,11 @@ pub struct Interrupted(pub &'static str);
 /// Exit codes by error class, so schedulers can tell a config mistake from an outage.
 fn exit_code(err: &anyhow::Error) -> u8 {
     use crate::langsmith::ClientError;
-    if err.downcast_ref::<crate::config::ConfigErrors>().is_some() {
+    if err.downcast_ref::<crate::config::ConfigErrors>().is_some()
+        || err
+            .chain()
+            .any(|e| e.downcast_ref::<crate::usage::UsageError>().is_some())
+    {
         return exit::CONFIG;
     }
     if err

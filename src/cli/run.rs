@@ -110,6 +110,10 @@ pub fn client_config(p: &config::Pipeline) -> ClientConfig {
 pub fn run(args: RunArgs, quiet: bool) -> anyhow::Result<()> {
     let pipeline = config::load_with(&args.file, &args.set)?;
     let source: Source = match &args.from {
+        Some(path) if !path.exists() => crate::usage_bail!(
+            "--from {}: no such file or directory; give a JSONL file of runs (plain, .gz or .zst) or a directory of them",
+            path.display()
+        ),
         Some(path) => Arc::new(FileSource::open(path)?),
         None => Arc::new(Client::new(client_config(&pipeline))?),
     };

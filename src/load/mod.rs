@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::time::Instant;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use chrono::{DateTime, TimeDelta, Utc};
 use indexmap::IndexMap;
 use serde::Serialize;
@@ -162,7 +162,9 @@ fn roots(p: &Pipeline, output: Option<&str>) -> anyhow::Result<IndexMap<String, 
                 (Some(o), _) => format!("{}/{id}", o.trim_end_matches('/')),
                 (None, Some(path)) => path.clone(),
                 (None, None) => {
-                    bail!("sink {id:?} has no path: set path in [sinks.{id}] or pass --output")
+                    crate::usage_bail!(
+                        "sink {id:?} has no path: set path in [sinks.{id}] or pass --output"
+                    )
                 }
             };
             Ok((id.clone(), root))
@@ -324,7 +326,7 @@ pub async fn run(p: &Pipeline, source: Source, opts: &LoadOptions) -> anyhow::Re
                 } else if w.contains(&m.window) {
                     superseded.entry(t.id.clone()).or_default().push(m.clone());
                 } else if m.window.overlaps(&w) {
-                    bail!(
+                    crate::usage_bail!(
                         "window {w} overlaps the window {} already loaded into {} (sink {:?}); \
                          load exactly that window again (--window {}) or a range that contains it",
                         m.window,
@@ -466,7 +468,7 @@ async fn run_to_stdout(
     started: Instant,
 ) -> anyhow::Result<LoadSummary> {
     if p.sinks.len() != 1 {
-        bail!(
+        crate::usage_bail!(
             "--output - writes one Arrow stream, but pipeline {:?} has {} sinks",
             p.name,
             p.sinks.len()

@@ -71,7 +71,7 @@ impl Lake {
                     .build()
                     .with_context(|| format!("cannot use {uri}: check AZURE_* settings"))?,
             ),
-            other => bail!(
+            other => crate::usage_bail!(
                 "output {uri:?}: unsupported scheme {other:?}; use a local path, file://, s3://, gs:// or az://"
             ),
         };

@@ -3,7 +3,6 @@
 
 use std::collections::HashSet;
 
-use anyhow::bail;
 use chrono::Utc;
 use indexmap::IndexMap;
 
@@ -54,7 +53,7 @@ pub fn plan_queries(
                 .filter(|s| !s.is_empty())
             {
                 Some(env) => vec![env],
-                None => bail!(
+                None => crate::usage_bail!(
                     "stage {id:?}: no project: set project in [source], or LANGSMITH_PROJECT, or pass --project"
                 ),
             },
