@@ -84,8 +84,8 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
                 Some(keys) => keys.join("/"),
             },
             match s.disposition.unwrap_or_default() {
-                crate::sink::commit::Disposition::Append => "append",
-                crate::sink::commit::Disposition::Replace => "replace",
+                crate::model::Disposition::Append => "append",
+                crate::model::Disposition::Replace => "replace",
             }
         );
     }

@@ -8,6 +8,7 @@ mod load;
 mod model;
 pub mod paths;
 pub mod schema;
+mod span;
 mod validate;
 pub mod window;
 

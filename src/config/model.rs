@@ -207,7 +207,7 @@ pub struct SinkConfig {
     /// columns. Default `["date"]`; `[]` writes no partition directories.
     pub partition_by: Option<Vec<String>>,
     /// `append` (default) or `replace` (swap the partitions a window writes).
-    pub disposition: Option<crate::sink::commit::Disposition>,
+    pub disposition: Option<crate::model::Disposition>,
 }
 
 /// `[load]`: how runs are cut into windows and how far an incremental run goes.

@@ -9,8 +9,8 @@ use toml::Spanned;
 use toml::de::DeValue;
 
 use super::error::{ConfigError, Locator};
-use super::load::{span_of, string_offset};
 use super::model::*;
+use super::span::{span_of, string_offset};
 use super::{paths, window};
 
 /// A sink's options: codec and level, sizes, partition keys.

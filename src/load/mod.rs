@@ -7,8 +7,6 @@
 //! at most the window in progress. State is the set of window manifests in the lake itself,
 //! so any machine that can read the lake can continue a load.
 
-pub mod window;
-
 use std::collections::HashMap;
 use std::io::Write;
 use std::time::Instant;
@@ -20,12 +18,13 @@ use serde::Serialize;
 
 use crate::config::{Pipeline, StageConfig, window as durations};
 use crate::langsmith::StatsSnapshot;
-use crate::sink::commit::{self, CommitInfo, Disposition, Manifest, SinkLayout};
+pub use crate::model::Window;
+use crate::model::{Disposition, cut_windows};
+use crate::sink::commit::{self, CommitInfo, Manifest, SinkLayout};
 use crate::sink::lake::Lake;
 use crate::sink::{Format, PartitionKey, SinkReport};
 use crate::source::Source;
 use crate::stages::{RunOptions, SinkTarget, StageReport, TraceScope, run_pipeline};
-pub use window::Window;
 
 /// Command-line choices for a load.
 #[derive(Debug, Clone, Default)]
@@ -290,7 +289,7 @@ pub async fn run(p: &Pipeline, source: Source, opts: &LoadOptions) -> anyhow::Re
         Mode::Window => vec![opts.window.expect("window mode")],
         Mode::Backfill => {
             let w = requested_window(p, opts, now, now - lag)?;
-            window::cut(w.start, w.end, size)
+            cut_windows(w.start, w.end, size)
         }
         _ => {
             // Continue after the last committed window every sink has.
@@ -301,7 +300,7 @@ pub async fn run(p: &Pipeline, source: Source, opts: &LoadOptions) -> anyhow::Re
                 .and_then(|ends| ends.into_iter().min());
             let start = last_committed.or(config_since);
             let end = config_until.unwrap_or(now).min(now - lag);
-            window::cut(start, end, size)
+            cut_windows(start, end, size)
         }
     };
 

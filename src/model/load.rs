@@ -1,8 +1,21 @@
-//! Load windows: half-open ranges `[start, end)` of run start times, cut on a fixed grid so
-//! that the same range always gives the same windows (and the same file names).
+//! A load's vocabulary, shared by the pipeline model, the loads, the stages and the table
+//! commits: windows, half-open ranges `[start, end)` of run start times cut on a fixed grid so
+//! that the same range always gives the same windows (and the same file names), and write
+//! dispositions, how a window's files meet what the table already holds.
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
+
+/// How a window's files meet what the lake already holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Disposition {
+    /// Add the window's files; a re-run of the same window replaces only that window's files.
+    #[default]
+    Append,
+    /// Swap every partition the window writes: all other files in them are removed.
+    Replace,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Window {

@@ -1,10 +1,13 @@
 //! The LangSmith Run (span) format, read tolerantly: v1 and v2 shapes, naive and zoned
-//! timestamps, costs as numbers or decimal strings, absent vs null fields, unknown fields kept.
+//! timestamps, costs as numbers or decimal strings, absent vs null fields, unknown fields kept;
+//! and a load's vocabulary (windows, dispositions).
 
+mod load;
 mod maybe;
 mod run;
 mod time;
 
+pub use load::{Disposition, Window, cut as cut_windows};
 pub use maybe::Maybe;
 pub use run::{Decimal, Run};
 pub use time::{Timestamp, format_naive_micros, parse_timestamp};

@@ -17,6 +17,7 @@
 //! overwrites rather than adds. A journal left by a killed commit is rolled back by the next
 //! run: its published files are deleted unless a manifest committed them.
 
+use crate::model::Disposition;
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -29,17 +30,6 @@ use super::{SinkReport, StagedFile};
 
 pub const MANIFEST_VERSION: u32 = 1;
 
-/// How a window's files meet what the lake already holds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Disposition {
-    /// Add the window's files; a re-run of the same window replaces only that window's files.
-    #[default]
-    Append,
-    /// Swap every partition the window writes: all other files in them are removed.
-    Replace,
-}
-
 /// A committed window of one sink.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -49,7 +39,7 @@ pub struct Manifest {
     pub pipeline_hash: String,
     pub runlake_version: String,
     pub sink: String,
-    pub window: crate::load::Window,
+    pub window: crate::model::Window,
     pub disposition: Disposition,
     pub committed_at: String,
     pub rows: u64,
@@ -65,7 +55,7 @@ pub struct Manifest {
 /// What a publish is about to do, written before it starts.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Journal {
-    window: crate::load::Window,
+    window: crate::model::Window,
     files: Vec<String>,
     remove: Vec<String>,
 }
@@ -166,7 +156,7 @@ pub async fn recover(lake: &Lake, layout: &SinkLayout, key: Option<&str>) -> any
 
 /// What a commit needs besides the staged files.
 pub struct CommitInfo<'a> {
-    pub window: crate::load::Window,
+    pub window: crate::model::Window,
     pub disposition: Disposition,
     pub pipeline_name: &'a str,
     pub pipeline_hash: &'a str,

@@ -33,7 +33,7 @@ pub struct RunOptions {
     /// Where each sink writes its files (a staging directory).
     pub sinks: HashMap<String, SinkTarget>,
     /// The load window, stamped into file metadata.
-    pub window: Option<crate::load::Window>,
+    pub window: Option<crate::model::Window>,
     /// Live counters for the progress display.
     pub progress: super::Progress,
     /// For windowed loads: which traces this window owns.

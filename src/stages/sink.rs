@@ -20,7 +20,7 @@ pub(super) fn file_metadata(
     p: &Pipeline,
     queries: &IndexMap<String, PlannedQuery>,
     now: DateTime<Utc>,
-    window: Option<crate::load::Window>,
+    window: Option<crate::model::Window>,
 ) -> Vec<(String, String)> {
     let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339());
     let described: serde_json::Map<String, serde_json::Value> = queries
