@@ -71,9 +71,11 @@ impl Lane {
     }
 }
 
-/// Sends are spaced this share of a window wider than the limit requires: the server counts
-/// arrivals, and arrivals jitter by the network's variance.
+/// Sends are spaced this share of a window wider than the limit requires (and at least
+/// `MIN_MARGIN`, up to a tenth of the window): the server counts arrivals, and arrivals jitter
+/// by the network's and the machine's variance.
 const MARGIN: f64 = 0.02;
+const MIN_MARGIN: Duration = Duration::from_millis(100);
 /// An unpaced lane that has recovered past this many requests per window is unpaced again.
 const UNPACED_AGAIN: u32 = 100_000;
 
@@ -128,7 +130,9 @@ impl LaneState {
 /// Every lane of one client, behind one lock: a request that draws on two lanes checks and
 /// records both at once, so concurrent requests can never overrun either.
 pub struct Pacer {
-    /// The window plus the safety margin.
+    /// The window plus the safety margin: how far apart sends `limit` places apart are kept.
+    spacing: Duration,
+    /// The window as the server counts it.
     window: Duration,
     lanes: Mutex<Vec<LaneState>>,
 }
@@ -151,7 +155,8 @@ impl Pacer {
             })
             .collect();
         Pacer {
-            window: window.mul_f64(1.0 + MARGIN),
+            spacing: window + window.mul_f64(MARGIN).max(MIN_MARGIN.min(window / 10)),
+            window,
             lanes: Mutex::new(lanes),
         }
     }
@@ -167,7 +172,7 @@ impl Pacer {
 
     /// The counting window, without the safety margin.
     pub fn window(&self) -> Duration {
-        self.window.div_f64(1.0 + MARGIN)
+        self.window
     }
 
     /// Waits until every lane admits the request, then records it on each.
@@ -178,7 +183,7 @@ impl Pacer {
                 let now = Instant::now();
                 let wait = lanes
                     .iter()
-                    .map(|l| states[l.index()].wait(now, self.window))
+                    .map(|l| states[l.index()].wait(now, self.spacing))
                     .max()
                     .unwrap_or_default();
                 if wait.is_zero() {
@@ -207,9 +212,9 @@ impl Pacer {
         let mut states = self.lanes.lock().unwrap();
         let now = Instant::now();
         let s = &mut states[lane.index()];
-        s.wait(now, self.window);
+        s.wait(now, self.spacing);
         let wait = retry_after.unwrap_or_else(|| match s.limit {
-            Some(limit) => self.window / limit,
+            Some(limit) => self.spacing / limit,
             None => Duration::from_secs(1),
         });
         let until = now + wait;

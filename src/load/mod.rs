@@ -20,8 +20,9 @@ use crate::config::{Pipeline, StageConfig, window as durations};
 use crate::langsmith::StatsSnapshot;
 pub use crate::model::Window;
 use crate::model::{Disposition, cut_windows};
-use crate::sink::commit::{self, CommitInfo, Manifest, SinkLayout};
-use crate::sink::lake::Lake;
+use crate::sink::commit::{CommitInfo, Manifest};
+use crate::sink::partition::escape_value;
+use crate::sink::table::{ManifestTable, TableCommit};
 use crate::sink::{Format, PartitionKey, SinkReport};
 use crate::source::Source;
 use crate::stages::{RunOptions, SinkTarget, StageReport, TraceScope, run_pipeline};
@@ -143,8 +144,9 @@ impl LoadSummary {
 /// One sink's output.
 struct Target {
     id: String,
-    lake: Lake,
-    layout: SinkLayout,
+    table: Box<dyn TableCommit>,
+    /// Base name of its files.
+    file_name: String,
     partition_by: Vec<PartitionKey>,
     disposition: Disposition,
     manifests: Vec<Manifest>,
@@ -245,8 +247,8 @@ pub async fn run(p: &Pipeline, source: Source, opts: &LoadOptions) -> anyhow::Re
         let sink = &p.sinks[id];
         targets.push(Target {
             id: id.clone(),
-            lake: Lake::open(root)?,
-            layout: SinkLayout::new(&p.name, id),
+            table: Box::new(ManifestTable::open(root, &p.name, id)?),
+            file_name: escape_value(Some(id)),
             partition_by: sink
                 .partition_by
                 .clone()
@@ -266,21 +268,13 @@ pub async fn run(p: &Pipeline, source: Source, opts: &LoadOptions) -> anyhow::Re
     let mut rolled_back = 0;
     for t in &mut targets {
         // Fail before any request when the output cannot be written at all.
-        if let Lake::Local { root } = &t.lake {
-            std::fs::create_dir_all(root).with_context(|| {
-                format!(
-                    "cannot create output directory {}: --output (or [sinks.{}] path) must be a directory runlake can create and write",
-                    root.display(),
-                    t.id
-                )
-            })?;
-        }
+        t.table.prepare().await?;
         if mode != Mode::Window {
             // One incremental or backfill runner per pipeline and output: whatever a killed
             // run left is stale. (Parallel shards use --window and recover only their own.)
-            rolled_back += commit::recover(&t.lake, &t.layout, None).await?;
+            rolled_back += t.table.recover(None).await?;
         }
-        t.manifests = commit::manifests(&t.lake, &t.layout).await?;
+        t.manifests = t.table.committed().await?;
     }
 
     let (config_since, config_until) = configured_range(p, now)?;
@@ -329,7 +323,7 @@ pub async fn run(p: &Pipeline, source: Source, opts: &LoadOptions) -> anyhow::Re
                         "window {w} overlaps the window {} already loaded into {} (sink {:?}); \
                          load exactly that window again (--window {}) or a range that contains it",
                         m.window,
-                        t.lake.describe(),
+                        t.table.describe(),
                         t.id,
                         window_arg(&m.window),
                     );
@@ -350,35 +344,22 @@ pub async fn run(p: &Pipeline, source: Source, opts: &LoadOptions) -> anyhow::Re
         }
         let window_started = Instant::now();
         let mut sinks = HashMap::new();
-        let mut temp_dirs = vec![];
+        let mut staged = HashMap::new();
         for t in &targets {
             if mode == Mode::Window {
-                rolled_back += commit::recover(&t.lake, &t.layout, Some(&key)).await?;
+                rolled_back += t.table.recover(Some(&w)).await?;
             }
-            let dir = match t.lake.local_path(&t.layout.staging(&key)) {
-                Some(dir) => {
-                    t.lake.delete_all(&t.layout.staging(&key)).await?;
-                    dir
-                }
-                None => {
-                    let temp = tempfile::Builder::new()
-                        .prefix("runlake-staging-")
-                        .tempdir()
-                        .context("cannot create a local staging directory")?;
-                    let dir = temp.path().to_path_buf();
-                    temp_dirs.push(temp);
-                    dir
-                }
-            };
+            let stage = t.table.stage(&w).await?;
             sinks.insert(
                 t.id.clone(),
                 SinkTarget {
-                    dir,
-                    name: format!("{}-{key}", t.layout.sink),
+                    dir: stage.dir.clone(),
+                    name: format!("{}-{key}", t.file_name),
                     partition_by: t.partition_by.clone(),
                     format: None,
                 },
             );
+            staged.insert(t.id.clone(), stage);
         }
         tracing::info!(window = %w, "loading");
         let run = RunOptions {
@@ -404,12 +385,13 @@ pub async fn run(p: &Pipeline, source: Source, opts: &LoadOptions) -> anyhow::Re
                 sink_id: &t.id,
             };
             let old = superseded.remove(&t.id).unwrap_or_default();
-            let manifest =
-                commit::commit(&t.lake, &t.layout, &info, report, &sinks[&t.id].dir, &old)
-                    .await
-                    .with_context(|| {
-                        format!("cannot publish window {w} into {}", t.lake.describe())
-                    })?;
+            let manifest = t
+                .table
+                .commit(&info, report, &staged[&t.id], &old)
+                .await
+                .with_context(|| {
+                    format!("cannot publish window {w} into {}", t.table.describe())
+                })?;
             t.manifests
                 .retain(|m| m.window != w && !old.iter().any(|o| o.window == m.window));
             sink_reports.insert(
@@ -439,7 +421,7 @@ pub async fn run(p: &Pipeline, source: Source, opts: &LoadOptions) -> anyhow::Re
     Ok(LoadSummary {
         outputs: targets
             .iter()
-            .map(|t| (t.id.clone(), t.lake.describe()))
+            .map(|t| (t.id.clone(), t.table.describe()))
             .collect(),
         windows: reports,
         rows,

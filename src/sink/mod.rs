@@ -10,6 +10,7 @@
 pub mod commit;
 pub mod lake;
 pub mod partition;
+pub mod table;
 
 use std::fs::File;
 use std::io::BufWriter;
