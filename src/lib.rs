@@ -10,6 +10,7 @@ pub mod filter;
 pub mod flatten;
 pub mod langsmith;
 pub mod load;
+pub mod located;
 pub mod model;
 pub mod runstore;
 pub mod sample;

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::error::{ConfigError, ConfigErrors, Locator};
+use crate::located::{ConfigError, ConfigErrors, Locator};
 use super::interpolate;
 use super::model::*;
 use super::span::span_of;

@@ -4,7 +4,7 @@
 use toml::Spanned;
 use toml::de::DeValue;
 
-use super::error::Locator;
+use crate::located::Locator;
 
 /// Where the value of `key` in a table starts.
 pub(super) fn span_of(value: &Spanned<DeValue>, key: &str) -> Option<usize> {

@@ -8,7 +8,7 @@ use indexmap::IndexMap;
 use toml::Spanned;
 use toml::de::DeValue;
 
-use super::error::{ConfigError, Locator};
+use crate::located::{ConfigError, Locator};
 use super::model::*;
 use super::span::{span_of, string_offset};
 use super::{paths, window};

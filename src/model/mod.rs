@@ -2,7 +2,9 @@
 //! timestamps, costs as numbers or decimal strings, absent vs null fields, unknown fields kept;
 //! and a load's vocabulary (windows, dispositions).
 
+pub mod durations;
 mod load;
+pub mod paths;
 mod maybe;
 mod run;
 mod time;

@@ -1,3 +1,6 @@
+//! Errors located in a pipeline file, as a compiler reports them: `file:line:col: key: message`,
+//! every one of a file at once. Any component's checks add to them.
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 
