@@ -7,7 +7,7 @@ use clap::Args;
 
 use crate::flatten::TableBuilder;
 use crate::model::Run;
-use crate::sink::{Format, Sink, SinkOptions};
+use crate::sink::{Format, Sink, SinkOptions, defaults};
 use crate::stages::Record;
 use crate::stages::rows::RowSpec;
 
@@ -20,13 +20,13 @@ pub struct ConvertArgs {
     #[arg(long, short)]
     pub output: PathBuf,
     /// Rows per record batch.
-    #[arg(long, default_value_t = 8192)]
+    #[arg(long, default_value_t = defaults::BATCH_ROWS)]
     pub batch_rows: usize,
 }
 
 pub fn run(args: ConvertArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    let reader = crate::emulator::open_maybe_compressed(&args.input)?;
+    let reader = crate::runstore::open_maybe_compressed(&args.input)?;
     let spec = RowSpec::default_spec();
     let mut sink = Sink::new(SinkOptions {
         format: Format::Parquet,
@@ -34,9 +34,9 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<()> {
         name: "runs".into(),
         compression: "zstd".into(),
         compression_level: crate::config::ZSTD_DEFAULT_LEVEL,
-        row_group_rows: 100_000,
-        max_rows_per_file: 1_000_000,
-        max_file_bytes: 1 << 30,
+        row_group_rows: defaults::ROW_GROUP_ROWS,
+        max_rows_per_file: defaults::MAX_ROWS_PER_FILE,
+        max_file_bytes: defaults::MAX_FILE_MB * 1024 * 1024,
         partition_by: vec![],
         metadata: vec![("runlake.version".into(), env!("CARGO_PKG_VERSION").into())],
     })?;

@@ -45,7 +45,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
             }
         }
         for (id, s) in &p.sinks {
-            println!("  {id:?} [shape=box, label=\"{id}\\n{}\"];", s.kind);
+            println!("  {id:?} [shape=box, label=\"{id}\\n{}\"];", s.kind.name());
             for i in &s.inputs {
                 println!("  {i:?} -> {id:?};");
             }
@@ -72,7 +72,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
     for (id, s) in &p.sinks {
         println!(
             "  sink {id} ({}) <- {} -> {}",
-            s.kind,
+            s.kind.name(),
             s.inputs.join(", "),
             s.path.as_deref().unwrap_or("(--output)")
         );

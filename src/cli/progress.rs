@@ -58,16 +58,6 @@ fn rate(n: u64, secs: f64) -> String {
     }
 }
 
-fn unit(kind: &str) -> &'static str {
-    match kind {
-        "query_runs" | "filter" => "runs",
-        "group_by_trace" => "traces",
-        "fetch_roots" => "roots",
-        "flatten" => "rows",
-        _ => "rows written",
-    }
-}
-
 /// The status line of every stage: `tool_runs  query_runs  12,345 runs  (812/s)`.
 pub fn stage_lines(progress: &Progress, secs: f64) -> Vec<String> {
     progress
@@ -84,7 +74,7 @@ pub fn stage_lines(progress: &Progress, secs: f64) -> Vec<String> {
                 s.id,
                 s.kind,
                 n,
-                unit(s.kind),
+                s.unit,
                 rate(n, secs)
             )
         })

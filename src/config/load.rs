@@ -10,12 +10,12 @@ use serde::de::DeserializeOwned;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use crate::located::{ConfigError, ConfigErrors, Locator};
 use super::interpolate;
 use super::model::*;
 use super::span::span_of;
 use super::validate::{check_graph, check_id, check_sink, check_stage};
 use crate::langsmith::ApiChoice;
+use crate::located::{ConfigError, ConfigErrors, Locator};
 
 type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 

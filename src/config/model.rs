@@ -191,7 +191,7 @@ pub struct FilterConfig {
 #[serde(deny_unknown_fields)]
 pub struct SinkConfig {
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: SinkKind,
     pub inputs: Vec<String>,
     /// Output directory (local path; `--output` overrides).
     pub path: Option<String>,
@@ -210,6 +210,31 @@ pub struct SinkConfig {
     pub disposition: Option<crate::model::Disposition>,
 }
 
+/// The file format a sink writes: its `type`.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SinkKind {
+    #[default]
+    Parquet,
+    ArrowIpc,
+}
+
+impl SinkKind {
+    pub const fn name(self) -> &'static str {
+        match self {
+            SinkKind::Parquet => "parquet",
+            SinkKind::ArrowIpc => "arrow_ipc",
+        }
+    }
+
+    pub fn format(self) -> crate::sink::Format {
+        match self {
+            SinkKind::Parquet => crate::sink::Format::Parquet,
+            SinkKind::ArrowIpc => crate::sink::Format::ArrowIpc,
+        }
+    }
+}
+
 /// `[load]`: how runs are cut into windows and how far an incremental run goes.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -223,6 +248,33 @@ pub struct LoadConfig {
     /// How long a trace may last: windows own the traces whose root started in them, and
     /// fetch child runs up to this long after their end (default "1h").
     pub trace_margin: Option<String>,
+}
+
+/// What flows on an edge of the graph, for checking that edges make sense.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Runs,
+    Groups,
+    Rows,
+}
+
+impl Flow {
+    pub fn name(self) -> &'static str {
+        match self {
+            Flow::Runs => "runs",
+            Flow::Groups => "trace groups",
+            Flow::Rows => "rows",
+        }
+    }
+}
+
+impl SinkKind {
+    /// Sinks take rows, or runs in the default row shape.
+    pub fn accepts(self, flow: Flow) -> bool {
+        match self {
+            SinkKind::Parquet | SinkKind::ArrowIpc => matches!(flow, Flow::Rows | Flow::Runs),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -241,7 +293,7 @@ pub const STAGE_TYPES: &[&str] = &[
     "flatten",
     "filter",
 ];
-pub const SINK_TYPES: &[&str] = &["parquet", "arrow_ipc"];
+pub const SINK_TYPES: &[&str] = &[SinkKind::Parquet.name(), SinkKind::ArrowIpc.name()];
 /// Values of a sink's `compression`.
 pub const COMPRESSIONS: &[&str] = &["zstd", "snappy", "none"];
 /// Levels a zstd sink accepts (`compression_level`), and the default: zstd's own.
@@ -256,6 +308,50 @@ impl StageConfig {
             StageConfig::FetchRoots(c) => &c.inputs,
             StageConfig::Flatten(c) => &c.inputs,
             StageConfig::Filter(c) => &c.inputs,
+        }
+    }
+
+    /// What the stage sends on.
+    pub fn produces(&self) -> Flow {
+        match self {
+            StageConfig::QueryRuns(_) | StageConfig::FetchRoots(_) | StageConfig::Filter(_) => {
+                Flow::Runs
+            }
+            StageConfig::GroupByTrace(_) => Flow::Groups,
+            StageConfig::Flatten(_) => Flow::Rows,
+        }
+    }
+
+    /// Whether the stage can take what `flow` carries.
+    pub fn accepts(&self, flow: Flow) -> bool {
+        match self {
+            StageConfig::QueryRuns(_) => false,
+            StageConfig::GroupByTrace(_) | StageConfig::Flatten(_) | StageConfig::Filter(_) => {
+                flow == Flow::Runs
+            }
+            StageConfig::FetchRoots(_) => matches!(flow, Flow::Groups | Flow::Runs),
+        }
+    }
+
+    /// Whether the stage hands its input runs on unchanged in shape (so what its consumers
+    /// read is read from its inputs too).
+    pub fn passes_runs_through(&self) -> bool {
+        match self {
+            StageConfig::Filter(_) => true,
+            StageConfig::QueryRuns(_)
+            | StageConfig::GroupByTrace(_)
+            | StageConfig::FetchRoots(_)
+            | StageConfig::Flatten(_) => false,
+        }
+    }
+
+    /// What the stage's output items are, for progress lines.
+    pub fn unit(&self) -> &'static str {
+        match self {
+            StageConfig::QueryRuns(_) | StageConfig::Filter(_) => "runs",
+            StageConfig::GroupByTrace(_) => "traces",
+            StageConfig::FetchRoots(_) => "roots",
+            StageConfig::Flatten(_) => "rows",
         }
     }
 

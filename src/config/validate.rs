@@ -8,10 +8,10 @@ use indexmap::IndexMap;
 use toml::Spanned;
 use toml::de::DeValue;
 
-use crate::located::{ConfigError, Locator};
 use super::model::*;
 use super::span::{span_of, string_offset};
 use super::{paths, window};
+use crate::located::{ConfigError, Locator};
 
 /// A sink's options: codec and level, sizes, partition keys.
 pub(super) fn check_sink(
@@ -31,7 +31,7 @@ pub(super) fn check_sink(
             format!("unknown compression {c:?}; expected zstd, snappy or none"),
         ));
     }
-    if sink.kind == "arrow_ipc"
+    if sink.kind == SinkKind::ArrowIpc
         && let Some(c) = sink.compression.as_deref().filter(|c| *c == "snappy")
     {
         errors.push(loc.at(
@@ -40,7 +40,7 @@ pub(super) fn check_sink(
             format!("Arrow IPC files are compressed with zstd or not at all (none), not {c}"),
         ));
     }
-    if sink.kind == "arrow_ipc" && sink.compression_level.is_some() {
+    if sink.kind == SinkKind::ArrowIpc && sink.compression_level.is_some() {
         errors.push(loc.at(
             span_of(value, "compression_level").unwrap_or(at),
             format!("{key}.compression_level"),
@@ -253,30 +253,6 @@ pub(super) fn check_stage(
     }
 }
 
-/// What flows out of a component, for checking that edges make sense.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Flow {
-    Runs,
-    Groups,
-    Rows,
-}
-
-fn output_flow(stage: &StageConfig) -> Flow {
-    match stage {
-        StageConfig::GroupByTrace(_) => Flow::Groups,
-        StageConfig::Flatten(_) => Flow::Rows,
-        _ => Flow::Runs,
-    }
-}
-
-fn accepts(kind: &str, flow: Flow) -> bool {
-    match kind {
-        "group_by_trace" | "flatten" | "filter" => flow == Flow::Runs,
-        "fetch_roots" => matches!(flow, Flow::Groups | Flow::Runs),
-        _ => matches!(flow, Flow::Rows | Flow::Runs), // sinks
-    }
-}
-
 pub(super) fn check_graph(
     stages: &IndexMap<String, StageConfig>,
     sinks: &IndexMap<String, SinkConfig>,
@@ -289,7 +265,9 @@ pub(super) fn check_graph(
     // naming one of them is not reported again.
     let mut known: Vec<&str> = spans.keys().map(String::as_str).collect();
     known.sort_by_key(|id| spans[*id]);
-    let mut edges: Vec<(&str, &str, &str)> = Vec::new(); // (consumer kind, consumer id, producer id)
+    // (consumer kind, whether it accepts a flow, consumer id, producer id)
+    type Accepts<'a> = Box<dyn Fn(Flow) -> bool + 'a>;
+    let mut edges: Vec<(&str, Accepts, &str, &str)> = Vec::new();
     for (id, stage) in stages {
         if stage.inputs().is_empty() && !matches!(stage, StageConfig::QueryRuns(_)) {
             errors.push(loc.at(
@@ -299,7 +277,7 @@ pub(super) fn check_graph(
             ));
         }
         for input in stage.inputs() {
-            edges.push((stage.kind(), id, input));
+            edges.push((stage.kind(), Box::new(|f| stage.accepts(f)), id, input));
         }
     }
     for (id, sink) in sinks {
@@ -316,10 +294,11 @@ pub(super) fn check_graph(
             );
         }
         for input in &sink.inputs {
-            edges.push((sink.kind.as_str(), id, input));
+            let kind = sink.kind;
+            edges.push((kind.name(), Box::new(move |f| kind.accepts(f)), id, input));
         }
     }
-    for (kind, id, input) in &edges {
+    for (kind, accepts, id, input) in &edges {
         let at = input_spans
             .get(*id)
             .and_then(|v| v.iter().find(|(n, _)| n == input))
@@ -352,13 +331,9 @@ pub(super) fn check_graph(
                 ),
             )),
             Some(producer) => {
-                let flow = output_flow(producer);
-                if !accepts(kind, flow) {
-                    let what = match flow {
-                        Flow::Runs => "runs",
-                        Flow::Groups => "trace groups",
-                        Flow::Rows => "rows",
-                    };
+                let flow = producer.produces();
+                if !accepts(flow) {
+                    let what = flow.name();
                     errors.push(loc.at(
                         at,
                         key,

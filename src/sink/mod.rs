@@ -29,6 +29,16 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 use crate::flatten::SchemaUnion;
+/// What a sink's settings fall back to, in one place: pipelines and `convert` share them.
+pub mod defaults {
+    pub const ROW_GROUP_ROWS: usize = 100_000;
+    pub const MAX_ROWS_PER_FILE: usize = 1_000_000;
+    /// A file is closed once it reaches about this many MiB.
+    pub const MAX_FILE_MB: u64 = 512;
+    /// Rows per record batch built from runs.
+    pub const BATCH_ROWS: usize = 8192;
+}
+
 pub use partition::PartitionKey;
 
 /// Upper bound of a row group's encoded size, which the writer holds in memory.

@@ -20,7 +20,7 @@ pub(super) fn feeds_trace_grouping(p: &Pipeline, id: &str) -> bool {
             && match stage {
                 StageConfig::GroupByTrace(_) | StageConfig::FetchRoots(_) => true,
                 StageConfig::Filter(_) => feeds_trace_grouping(p, cid),
-                _ => false,
+                StageConfig::QueryRuns(_) | StageConfig::Flatten(_) => false,
             }
     })
 }

@@ -22,9 +22,12 @@ impl StageCounter {
     }
 }
 
+/// A stage's kind, what its items are, and its counter.
+type Registered = (&'static str, &'static str, Arc<StageCounter>);
+
 #[derive(Debug, Default)]
 struct Inner {
-    stages: Mutex<IndexMap<String, (&'static str, Arc<StageCounter>)>>,
+    stages: Mutex<IndexMap<String, Registered>>,
     windows_total: AtomicU64,
     windows_done: AtomicU64,
 }
@@ -38,18 +41,20 @@ pub struct Progress(Arc<Inner>);
 pub struct StageCount {
     pub id: String,
     pub kind: &'static str,
+    /// What its items are ("runs", "traces", "rows written").
+    pub unit: &'static str,
     pub items_in: u64,
     pub items_out: u64,
 }
 
 impl Progress {
     /// The counter of a stage, created on first use (in pipeline order).
-    pub fn stage(&self, id: &str, kind: &'static str) -> Arc<StageCounter> {
+    pub fn stage(&self, id: &str, kind: &'static str, unit: &'static str) -> Arc<StageCounter> {
         let mut stages = self.0.stages.lock().expect("progress lock");
         stages
             .entry(id.to_string())
-            .or_insert_with(|| (kind, Arc::default()))
-            .1
+            .or_insert_with(|| (kind, unit, Arc::default()))
+            .2
             .clone()
     }
 
@@ -57,9 +62,10 @@ impl Progress {
         let stages = self.0.stages.lock().expect("progress lock");
         stages
             .iter()
-            .map(|(id, (kind, c))| StageCount {
+            .map(|(id, (kind, unit, c))| StageCount {
                 id: id.clone(),
                 kind,
+                unit,
                 items_in: c.items_in.load(Ordering::Relaxed),
                 items_out: c.items_out.load(Ordering::Relaxed),
             })

@@ -141,7 +141,7 @@ pub async fn run_pipeline(
             items_in: 0,
             items_out: 0,
         };
-        let counter = opts.progress.stage(id, stage.kind());
+        let counter = opts.progress.stage(id, stage.kind(), stage.unit());
         let mut inbox = || inboxes.remove(id).expect("inbox");
         match stage {
             StageConfig::QueryRuns(_) => {
@@ -212,7 +212,10 @@ pub async fn run_pipeline(
             }
             StageConfig::Flatten(f) => {
                 let spec = RowSpec::new(&f.columns, &f.expand);
-                let batch_rows = f.batch_rows.unwrap_or(8192).max(1);
+                let batch_rows = f
+                    .batch_rows
+                    .unwrap_or(crate::sink::defaults::BATCH_ROWS)
+                    .max(1);
                 tasks.spawn(flatten::run(
                     spec,
                     batch_rows,
@@ -227,7 +230,7 @@ pub async fn run_pipeline(
     for (id, sink) in &p.sinks {
         let inbox = inboxes.remove(id).expect("inbox");
         let options = sink::sink_options(id, sink, opts, &metadata)?;
-        let counter = opts.progress.stage(id, "sink");
+        let counter = opts.progress.stage(id, "sink", "rows written");
         let id = id.clone();
         sink_tasks.spawn_blocking(move || sink::run(id, options, inbox, counter));
     }

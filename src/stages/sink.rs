@@ -13,7 +13,7 @@ use super::rows::RowSpec;
 use super::{Msg, RunOptions};
 use crate::config::{Pipeline, SinkConfig};
 use crate::flatten::TableBuilder;
-use crate::sink::{Format, Sink, SinkOptions, SinkReport};
+use crate::sink::{Sink, SinkOptions, SinkReport, defaults};
 
 /// Metadata stamped into output files: what was exported, never how (no endpoint or key).
 pub(super) fn file_metadata(
@@ -69,20 +69,18 @@ pub(super) fn sink_options(
         bail!("sink {id:?} has no output directory")
     };
     Ok(SinkOptions {
-        format: target.format.unwrap_or(if sink.kind == "arrow_ipc" {
-            Format::ArrowIpc
-        } else {
-            Format::Parquet
-        }),
+        format: target.format.unwrap_or(sink.kind.format()),
         dir: target.dir.clone(),
         name: target.name.clone(),
         compression: sink.compression.clone().unwrap_or_else(|| "zstd".into()),
         compression_level: sink
             .compression_level
             .unwrap_or(crate::config::ZSTD_DEFAULT_LEVEL),
-        row_group_rows: sink.row_group_rows.unwrap_or(100_000),
-        max_rows_per_file: sink.max_rows_per_file.unwrap_or(1_000_000),
-        max_file_bytes: sink.max_file_mb.unwrap_or(512).max(1) * 1024 * 1024,
+        row_group_rows: sink.row_group_rows.unwrap_or(defaults::ROW_GROUP_ROWS),
+        max_rows_per_file: sink
+            .max_rows_per_file
+            .unwrap_or(defaults::MAX_ROWS_PER_FILE),
+        max_file_bytes: sink.max_file_mb.unwrap_or(defaults::MAX_FILE_MB).max(1) * 1024 * 1024,
         partition_by: target.partition_by.clone(),
         metadata: metadata.to_vec(),
     })
