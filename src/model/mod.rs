@@ -4,8 +4,8 @@
 
 pub mod durations;
 mod load;
-pub mod paths;
 mod maybe;
+pub mod paths;
 mod run;
 mod time;
 
