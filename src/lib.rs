@@ -17,6 +17,7 @@ pub mod sample;
 pub mod sink;
 pub mod source;
 pub mod stages;
+pub mod topology;
 pub mod usage;
 
 /// Installs rustls' ring crypto provider once per process. reqwest is built without a

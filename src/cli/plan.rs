@@ -4,7 +4,7 @@ use clap::Args;
 
 use crate::config::StageConfig;
 use crate::langsmith::{ApiChoice, ApiVersion, RunsQuery, Tally};
-use crate::stages::{RunOptions, plan_queries};
+use crate::topology::{RunOptions, plan_queries};
 
 /// `runlake plan`: the stage graph (text, or DOT with --dot) and the queries it will issue.
 #[derive(Debug, Args)]
@@ -158,7 +158,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
             let select = f
                 .select
                 .clone()
-                .unwrap_or_else(|| crate::stages::derive_select_for(&p, id));
+                .unwrap_or_else(|| crate::topology::derive_select_for(&p, id));
             let per = f.batch_size.map_or_else(
                 || "1,000 per request on v2, 100 on v1".to_string(),
                 |n| format!("{n} per request"),

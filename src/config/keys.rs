@@ -62,38 +62,6 @@ pub fn expand_keys() -> &'static [&'static str] {
     fields_of::<ExpandConfig>()
 }
 
-/// The closest of `names` to `name` (edit distance at most 2, or a prefix of it), for
-/// "did you mean" hints.
-pub fn closest<'a>(name: &str, names: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    fn distance(a: &str, b: &str) -> usize {
-        let b: Vec<char> = b.chars().collect();
-        let mut row: Vec<usize> = (0..=b.len()).collect();
-        for (i, ca) in a.chars().enumerate() {
-            let mut diagonal = row[0];
-            row[0] = i + 1;
-            for (j, cb) in b.iter().enumerate() {
-                let above = row[j + 1];
-                row[j + 1] = (diagonal + usize::from(ca != *cb))
-                    .min(row[j] + 1)
-                    .min(above + 1);
-                diagonal = above;
-            }
-        }
-        row[b.len()]
-    }
-    names
-        .into_iter()
-        .filter(|n| *n != name)
-        .map(|n| {
-            let d = distance(name, n);
-            let prefix = name.len() >= 3 && (n.starts_with(name) || name.starts_with(n));
-            (if prefix { d.min(1) } else { d }, n)
-        })
-        .filter(|(d, _)| *d <= 2)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, n)| n)
-}
-
 /// A deserializer that only records the field (struct) or variant (enum) names a derived
 /// `Deserialize` asks for.
 struct FieldGrabber(Option<&'static [&'static str]>);

@@ -6,16 +6,15 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use indexmap::IndexMap;
-use serde::de::DeserializeOwned;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::interpolate;
 use super::model::*;
-use super::span::span_of;
 use super::validate::{check_graph, check_id, check_sink, check_stage};
 use crate::langsmith::ApiChoice;
 use crate::located::{ConfigError, ConfigErrors, Locator};
+use crate::located::{span_of, typed};
 
 type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
@@ -154,7 +153,7 @@ pub fn parse_with<'a>(
                 other,
                 format!(
                     "unknown key{}; a pipeline file has name, description, [source], [load], [stages.<id>] and [sinks.<id>]",
-                    super::keys::closest(other, super::keys::TOP_LEVEL_KEYS.iter().copied())
+                    crate::located::closest(other, super::keys::TOP_LEVEL_KEYS.iter().copied())
                         .map(|k| format!(" (did you mean {k:?}?)"))
                         .unwrap_or_default()
                 ),
@@ -242,61 +241,6 @@ pub fn parse_with<'a>(
         errors.dedup();
         Err(ConfigErrors(errors))
     }
-}
-
-/// Deserializes one table into a typed section, turning serde errors into located ones.
-fn typed<T: DeserializeOwned>(
-    value: &Spanned<DeValue>,
-    key: &str,
-    loc: &Locator,
-    errors: &mut Vec<ConfigError>,
-) -> Option<T> {
-    let DeValue::Table(table) = value.get_ref() else {
-        errors.push(loc.at(value.span().start, key, "expected a table"));
-        return None;
-    };
-    let de = toml::de::Deserializer::from(Spanned::new(value.span(), table.clone()));
-    match T::deserialize(de) {
-        Ok(v) => Some(v),
-        Err(e) => {
-            let offset = e.span().map_or(value.span().start, |s| s.start);
-            let message = with_key_hint(e.message().trim()).replace('`', "\"");
-            // Name the offending key when serde's message does not.
-            let sub = key_at(table, offset)
-                .map(|k| format!("{key}.{k}"))
-                .unwrap_or_else(|| key.to_string());
-            errors.push(loc.at(offset, sub, message));
-            None
-        }
-    }
-}
-
-/// Adds a "did you mean" to serde's "unknown field `x`, expected one of `a`, `b`, …" (the
-/// candidates are the backquoted names after the first).
-fn with_key_hint(message: &str) -> String {
-    if !message.starts_with("unknown field") {
-        return message.to_string();
-    }
-    let quoted: Vec<&str> = message.split('`').skip(1).step_by(2).collect();
-    let Some((unknown, expected)) = quoted.split_first() else {
-        return message.to_string();
-    };
-    match super::keys::closest(unknown, expected.iter().copied()) {
-        Some(hint) => match message.split_once(", expected") {
-            Some((head, tail)) => format!("{head} (did you mean `{hint}`?); expected{tail}"),
-            None => format!("{message} (did you mean `{hint}`?)"),
-        },
-        None => message.to_string(),
-    }
-}
-
-/// The key of `table` whose key or value span contains `offset`.
-fn key_at(table: &DeTable, offset: usize) -> Option<String> {
-    table.iter().find_map(|(k, v)| {
-        let (ks, vs) = (k.span(), v.span());
-        (ks.contains(&offset) || vs.contains(&offset) || vs.end == offset)
-            .then(|| k.get_ref().to_string())
-    })
 }
 
 fn stage_type(

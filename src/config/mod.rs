@@ -7,7 +7,6 @@ mod load;
 mod model;
 pub use crate::model::paths;
 pub mod schema;
-mod span;
 mod validate;
 pub use crate::model::durations as window;
 

@@ -9,9 +9,9 @@ use toml::Spanned;
 use toml::de::DeValue;
 
 use super::model::*;
-use super::span::{span_of, string_offset};
 use super::{paths, window};
 use crate::located::{ConfigError, Locator};
+use crate::located::{span_of, string_offset};
 
 /// A sink's options: codec and level, sizes, partition keys.
 pub(super) fn check_sink(
@@ -320,7 +320,7 @@ pub(super) fn check_graph(
                 key,
                 format!(
                     "unknown input {input:?}{}; an input must be a stage of this file: {}",
-                    super::keys::closest(input, known.iter().copied())
+                    crate::located::closest(input, known.iter().copied())
                         .map(|k| format!(" (did you mean {k:?}?)"))
                         .unwrap_or_default(),
                     if known.is_empty() {

@@ -7,7 +7,7 @@ mod client;
 mod config;
 mod error;
 mod estimate;
-pub mod fields;
+pub use crate::model::fields;
 mod limiter;
 mod query;
 mod stats;

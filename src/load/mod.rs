@@ -25,7 +25,8 @@ use crate::sink::partition::escape_value;
 use crate::sink::table::{ManifestTable, TableCommit};
 use crate::sink::{Format, PartitionKey, SinkReport};
 use crate::source::Source;
-use crate::stages::{RunOptions, SinkTarget, StageReport, TraceScope, run_pipeline};
+use crate::stages::{StageReport, TraceScope};
+use crate::topology::{RunOptions, SinkTarget, run_pipeline};
 
 /// Command-line choices for a load.
 #[derive(Debug, Clone, Default)]

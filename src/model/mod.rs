@@ -3,6 +3,7 @@
 //! and a load's vocabulary (windows, dispositions).
 
 pub mod durations;
+pub mod fields;
 mod load;
 mod maybe;
 pub mod paths;

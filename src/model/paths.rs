@@ -9,7 +9,7 @@ use serde_json::value::RawValue;
 use crate::flatten::Cell;
 use crate::model::{Maybe, Run};
 
-pub use crate::langsmith::fields::V1_SELECTABLE as SELECTABLE;
+pub use super::fields::V1_SELECTABLE as SELECTABLE;
 
 /// Values computed from other fields.
 pub const DERIVED: &[&str] = &["latency", "is_root", "metadata"];

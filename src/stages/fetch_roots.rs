@@ -29,7 +29,7 @@ fn roots_in_memory_bytes() -> usize {
 /// still running. Fetched roots are held in memory up to a budget, then spilled to an
 /// anonymous temporary file; once the input ends (and with it the groups), each root is
 /// joined with its trace's aggregates and sent on.
-pub(super) async fn run(
+pub(crate) async fn run(
     source: Source,
     base: RunsQuery,
     batch: Option<usize>,

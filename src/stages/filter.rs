@@ -8,7 +8,7 @@ use super::progress::StageCounter;
 use super::{Msg, Outputs, Record, StageReport, send};
 use crate::filter::{Expr, RunFacts};
 
-pub(super) async fn run(
+pub(crate) async fn run(
     expr: Expr,
     mut inbox: mpsc::Receiver<Msg>,
     outputs: Outputs,

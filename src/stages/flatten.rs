@@ -13,7 +13,7 @@ use crate::sink::RowBatch;
 /// Payload bytes per record batch leaving a flatten.
 const BATCH_BYTES: usize = 4 * 1024 * 1024;
 
-pub(super) async fn run(
+pub(crate) async fn run(
     spec: RowSpec,
     batch_rows: usize,
     mut inbox: mpsc::Receiver<Msg>,

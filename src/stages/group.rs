@@ -4,9 +4,9 @@ use indexmap::IndexMap;
 use serde_json::Value;
 
 use crate::config::AggregateConfig;
-use crate::config::paths::RunPath;
 use crate::flatten::Cell;
 use crate::model::Run;
+use crate::model::paths::RunPath;
 
 /// One aggregate, compiled.
 #[derive(Debug, Clone)]

@@ -11,7 +11,7 @@ use super::{Msg, Outputs, StageReport, send};
 
 /// Announces each trace id when first seen (so a `fetch_roots` can start fetching), and sends
 /// the finished groups once the input ends: only then is a trace known to be complete.
-pub(super) async fn run(
+pub(crate) async fn run(
     aggregates: IndexMap<String, Aggregate>,
     mut inbox: mpsc::Receiver<Msg>,
     outputs: Outputs,

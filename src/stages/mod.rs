@@ -1,33 +1,51 @@
-//! The running pipeline: one tokio task per stage and sink, joined by bounded channels so a
-//! slow consumer slows its producers (backpressure), all sharing one LangSmith client.
+//! The stage kinds, one module each, and what flows between them: a running stage is a tokio
+//! task (a sink a blocking one), joined to its neighbours by bounded channels so a slow
+//! consumer slows its producers (backpressure). `topology` wires them.
 
-mod fetch_roots;
-mod filter;
-mod flatten;
+pub(crate) mod fetch_roots;
+pub(crate) mod filter;
+pub(crate) mod flatten;
 pub mod group;
-mod group_by_trace;
-mod plan;
+pub(crate) mod group_by_trace;
 pub mod progress;
-mod query_runs;
+pub(crate) mod query_runs;
 pub mod rows;
-mod runner;
-mod sink;
+pub(crate) mod sink;
 
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
 pub use group::Group;
-pub use plan::{PlannedQuery, derive_select, plan_queries};
 pub use progress::Progress;
-pub use runner::{RunOptions, RunSummary, SinkTarget, TraceScope, run_pipeline};
 
-/// The select a stage's consumers need (for `runlake plan`).
-pub fn derive_select_for(p: &crate::config::Pipeline, id: &str) -> Vec<String> {
-    derive_select(p, id, &["trace_id"])
-}
+use chrono::{DateTime, Utc};
 
 use crate::model::Run;
+
+/// A window owns the traces whose root started in it, so that a trace spanning a window
+/// boundary becomes one row, not one per window. Query stages that feed a `group_by_trace`
+/// or `fetch_roots` fetch child runs up to `query_until` (the window end plus a margin for
+/// long traces) and keep the runs of owned traces only.
+#[derive(Debug, Clone, Copy)]
+pub struct TraceScope {
+    /// Traces started before this belong to an earlier window (`None`: no earlier window).
+    pub start: Option<DateTime<Utc>>,
+    pub end: DateTime<Utc>,
+    pub query_until: DateTime<Utc>,
+}
+
+impl TraceScope {
+    pub(crate) fn owns(&self, run: &crate::model::Run) -> bool {
+        let Some(t) = run
+            .trace_start_micros()
+            .or_else(|| run.start_time.value().map(|t| t.micros()))
+        else {
+            return true;
+        };
+        self.start.is_none_or(|s| t >= s.timestamp_micros()) && t < self.end.timestamp_micros()
+    }
+}
 
 /// A run, with its trace's aggregates once a `fetch_roots` has joined them.
 #[derive(Debug, Clone)]
@@ -74,12 +92,12 @@ pub struct StageReport {
 }
 
 /// A producer's senders, one per consumer.
-type Outputs = Vec<mpsc::Sender<Msg>>;
+pub(crate) type Outputs = Vec<mpsc::Sender<Msg>>;
 
 /// A consumer went away: its own error is the one to report.
 #[derive(Debug, thiserror::Error)]
 #[error("a downstream component stopped")]
-struct DownstreamStopped;
+pub(crate) struct DownstreamStopped;
 
 /// Sends `msg` to every consumer, waiting while one is full (backpressure).
 async fn send(outputs: &Outputs, msg: Msg) -> anyhow::Result<()> {

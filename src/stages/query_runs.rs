@@ -11,7 +11,7 @@ use crate::langsmith::RunsQuery;
 use crate::source::Source;
 
 /// Sends each page on as it arrives; with a `scope`, only the runs of traces the window owns.
-pub(super) async fn run(
+pub(crate) async fn run(
     source: Source,
     query: RunsQuery,
     split: bool,

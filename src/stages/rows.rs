@@ -5,9 +5,9 @@ use std::borrow::Cow;
 use serde_json::Value;
 
 use super::Record;
-use crate::config::paths::{ColumnSource, ExpandSource, RunPath, json_cell};
 use crate::config::{ColumnConfig, ExpandConfig};
 use crate::flatten::Cell;
+use crate::model::paths::{ColumnSource, ExpandSource, RunPath, json_cell};
 
 /// Columns when a flatten names none, or a sink reads runs directly.
 pub const DEFAULT_COLUMNS: &[&str] = &[

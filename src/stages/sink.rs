@@ -2,91 +2,16 @@
 
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
-use chrono::{DateTime, Utc};
-use indexmap::IndexMap;
+use anyhow::Context;
 use tokio::sync::mpsc;
 
-use super::plan::PlannedQuery;
+use super::Msg;
 use super::progress::StageCounter;
 use super::rows::RowSpec;
-use super::{Msg, RunOptions};
-use crate::config::{Pipeline, SinkConfig};
 use crate::flatten::TableBuilder;
-use crate::sink::{Sink, SinkOptions, SinkReport, defaults};
+use crate::sink::{Sink, SinkOptions, SinkReport};
 
-/// Metadata stamped into output files: what was exported, never how (no endpoint or key).
-pub(super) fn file_metadata(
-    p: &Pipeline,
-    queries: &IndexMap<String, PlannedQuery>,
-    now: DateTime<Utc>,
-    window: Option<crate::model::Window>,
-) -> Vec<(String, String)> {
-    let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339());
-    let described: serde_json::Map<String, serde_json::Value> = queries
-        .iter()
-        .map(
-            |(
-                id,
-                PlannedQuery {
-                    query: q, projects, ..
-                },
-            )| {
-                (
-                    id.clone(),
-                    serde_json::json!({
-                        "projects": projects, "run_type": q.run_type, "since": time(q.start_time),
-                        "until": time(q.end_time.or(Some(now))), "filter": q.filter,
-                        "trace_filter": q.trace_filter, "tree_filter": q.tree_filter,
-                    }),
-                )
-            },
-        )
-        .collect();
-    let mut out: Vec<(String, String)> = vec![
-        ("runlake.pipeline".into(), p.name.clone()),
-        ("runlake.pipeline_hash".into(), p.hash.clone()),
-        ("runlake.version".into(), env!("CARGO_PKG_VERSION").into()),
-        ("runlake.exported_at".into(), now.to_rfc3339()),
-        (
-            "runlake.queries".into(),
-            serde_json::Value::Object(described).to_string(),
-        ),
-    ];
-    if let Some(w) = window {
-        out.push(("runlake.window".into(), w.to_string()));
-    }
-    out
-}
-
-pub(super) fn sink_options(
-    id: &str,
-    sink: &SinkConfig,
-    opts: &RunOptions,
-    metadata: &[(String, String)],
-) -> anyhow::Result<SinkOptions> {
-    let Some(target) = opts.sinks.get(id) else {
-        bail!("sink {id:?} has no output directory")
-    };
-    Ok(SinkOptions {
-        format: target.format.unwrap_or(sink.kind.format()),
-        dir: target.dir.clone(),
-        name: target.name.clone(),
-        compression: sink.compression.clone().unwrap_or_else(|| "zstd".into()),
-        compression_level: sink
-            .compression_level
-            .unwrap_or(crate::config::ZSTD_DEFAULT_LEVEL),
-        row_group_rows: sink.row_group_rows.unwrap_or(defaults::ROW_GROUP_ROWS),
-        max_rows_per_file: sink
-            .max_rows_per_file
-            .unwrap_or(defaults::MAX_ROWS_PER_FILE),
-        max_file_bytes: sink.max_file_mb.unwrap_or(defaults::MAX_FILE_MB).max(1) * 1024 * 1024,
-        partition_by: target.partition_by.clone(),
-        metadata: metadata.to_vec(),
-    })
-}
-
-pub(super) fn run(
+pub(crate) fn run(
     id: String,
     options: SinkOptions,
     mut inbox: mpsc::Receiver<Msg>,

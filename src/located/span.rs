@@ -4,10 +4,10 @@
 use toml::Spanned;
 use toml::de::DeValue;
 
-use crate::located::Locator;
+use super::Locator;
 
 /// Where the value of `key` in a table starts.
-pub(super) fn span_of(value: &Spanned<DeValue>, key: &str) -> Option<usize> {
+pub fn span_of(value: &Spanned<DeValue>, key: &str) -> Option<usize> {
     match value.get_ref() {
         DeValue::Table(t) => t
             .iter()
@@ -20,12 +20,7 @@ pub(super) fn span_of(value: &Spanned<DeValue>, key: &str) -> Option<usize> {
 /// The source offset of byte `offset` of the decoded text of the string value of `key`, so
 /// positions inside a string (filters) map to columns: literal strings ('…', '''…''') map
 /// one to one; escapes of basic strings ("…", """…""") are stepped over.
-pub(super) fn string_offset(
-    value: &Spanned<DeValue>,
-    key: &str,
-    loc: &Locator,
-    offset: usize,
-) -> usize {
+pub fn string_offset(value: &Spanned<DeValue>, key: &str, loc: &Locator, offset: usize) -> usize {
     let start = span_of(value, key).unwrap_or(value.span().start);
     let rest = &loc.src[start..];
     let multiline = rest.starts_with("'''") || rest.starts_with("\"\"\"");

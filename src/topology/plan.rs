@@ -7,11 +7,11 @@ use chrono::Utc;
 use indexmap::IndexMap;
 
 use super::RunOptions;
-use super::group::Aggregate;
-use super::rows::RowSpec;
 use crate::config::{Pipeline, StageConfig, window};
 use crate::filter::Field;
 use crate::langsmith::RunsQuery;
+use crate::stages::group::Aggregate;
+use crate::stages::rows::RowSpec;
 
 /// Whether `id`'s runs reach a `group_by_trace` or `fetch_roots`, directly or through filters.
 pub(super) fn feeds_trace_grouping(p: &Pipeline, id: &str) -> bool {

@@ -10,17 +10,18 @@ use chrono::{DateTime, Utc};
 use indexmap::IndexMap;
 use tokio::sync::mpsc;
 
-use super::group::Aggregate;
+use super::outputs::{file_metadata, sink_options};
 use super::plan::{PlannedQuery, derive_select, feeds_trace_grouping, plan_queries};
-use super::rows::RowSpec;
-use super::{
-    DownstreamStopped, Msg, Outputs, StageReport, fetch_roots, filter, flatten, group_by_trace,
-    query_runs, sink,
-};
 use crate::config::{Pipeline, StageConfig};
 use crate::langsmith::{RunsQuery, StatsSnapshot};
 use crate::sink::{Format, PartitionKey, SinkReport};
 use crate::source::Source;
+use crate::stages::group::Aggregate;
+use crate::stages::rows::RowSpec;
+use crate::stages::{
+    DownstreamStopped, Msg, Outputs, StageReport, TraceScope, fetch_roots, filter, flatten,
+    group_by_trace, query_runs, sink,
+};
 
 /// Command-line overrides for one run.
 #[derive(Debug, Clone, Default)]
@@ -35,33 +36,9 @@ pub struct RunOptions {
     /// The load window, stamped into file metadata.
     pub window: Option<crate::model::Window>,
     /// Live counters for the progress display.
-    pub progress: super::Progress,
+    pub progress: crate::stages::Progress,
     /// For windowed loads: which traces this window owns.
     pub trace_scope: Option<TraceScope>,
-}
-
-/// A window owns the traces whose root started in it, so that a trace spanning a window
-/// boundary becomes one row, not one per window. Query stages that feed a `group_by_trace`
-/// or `fetch_roots` fetch child runs up to `query_until` (the window end plus a margin for
-/// long traces) and keep the runs of owned traces only.
-#[derive(Debug, Clone, Copy)]
-pub struct TraceScope {
-    /// Traces started before this belong to an earlier window (`None`: no earlier window).
-    pub start: Option<DateTime<Utc>>,
-    pub end: DateTime<Utc>,
-    pub query_until: DateTime<Utc>,
-}
-
-impl TraceScope {
-    pub(super) fn owns(&self, run: &crate::model::Run) -> bool {
-        let Some(t) = run
-            .trace_start_micros()
-            .or_else(|| run.start_time.value().map(|t| t.micros()))
-        else {
-            return true;
-        };
-        self.start.is_none_or(|s| t >= s.timestamp_micros()) && t < self.end.timestamp_micros()
-    }
 }
 
 /// A sink's local output for one run.
@@ -132,7 +109,7 @@ pub async fn run_pipeline(
     let mut sink_tasks: tokio::task::JoinSet<anyhow::Result<(String, SinkReport)>> =
         tokio::task::JoinSet::new();
     let now = opts.now.unwrap_or_else(Utc::now);
-    let metadata = sink::file_metadata(p, &queries, now, opts.window);
+    let metadata = file_metadata(p, &queries, now, opts.window);
     for (id, stage) in &p.stages {
         let outputs = outputs_of(id);
         let report = StageReport {
@@ -229,7 +206,7 @@ pub async fn run_pipeline(
     }
     for (id, sink) in &p.sinks {
         let inbox = inboxes.remove(id).expect("inbox");
-        let options = sink::sink_options(id, sink, opts, &metadata)?;
+        let options = sink_options(id, sink, opts, &metadata)?;
         let counter = opts.progress.stage(id, "sink", "rows written");
         let id = id.clone();
         sink_tasks.spawn_blocking(move || sink::run(id, options, inbox, counter));
