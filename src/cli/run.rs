@@ -40,10 +40,10 @@ pub struct RunArgs {
     /// Print the run summary as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
-    /// Replay captured runs instead of asking LangSmith: a JSONL file of v1 runs (plain,
-    /// .gz or .zst) or a directory of them. Same queries, filters and rows; no key, no
-    /// network. A file of one project answers to any --project name; with several, name
-    /// the project by its id.
+    /// Replay captured runs instead of asking LangSmith: JSONL files of v1 runs (plain, .gz
+    /// or .zst) or LangSmith bulk-export Parquet files, one file or a directory of them.
+    /// Same queries, filters and rows; no key, no network. Runs of one project answer to
+    /// any --project name; with several, name the project by its id.
     #[arg(long, value_name = "PATH")]
     pub from: Option<PathBuf>,
 }
@@ -111,7 +111,7 @@ pub fn run(args: RunArgs, quiet: bool) -> anyhow::Result<()> {
     let pipeline = config::load_with(&args.file, &args.set)?;
     let source: Source = match &args.from {
         Some(path) if !path.exists() => crate::usage_bail!(
-            "--from {}: no such file or directory; give a JSONL file of runs (plain, .gz or .zst) or a directory of them",
+            "--from {}: no such file or directory; give a JSONL file of runs (plain, .gz or .zst), a bulk-export Parquet file, or a directory of them",
             path.display()
         ),
         Some(path) => Arc::new(FileSource::open(path)?),

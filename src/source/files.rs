@@ -1,5 +1,6 @@
-//! Captured runs replayed offline: JSONL files of v1 runs (plain, `.gz` or `.zst`), one file
-//! or a directory of them. Queries run through the emulator's engine and its v1 rendering, so
+//! Captured runs replayed offline: JSONL files of v1 runs (plain, `.gz` or `.zst`) or the
+//! Parquet files of LangSmith's bulk export (module `bulk_export`), one file or a directory
+//! of them. Queries run through the emulator's engine and its v1 rendering, so
 //! a pipeline over the files gives exactly the rows it gives against `runlake emulate`
 //! serving them: same windows, ids, filters, trace and tree filters, `select`. No key, no
 //! network, no request.
@@ -39,18 +40,22 @@ struct Inner {
 
 impl FileSource {
     /// Reads every run file at `path`: the file itself, or every `*.jsonl`, `*.jsonl.gz`,
-    /// `*.jsonl.zst` under the directory. One `session_id` per project; a line that is not a
-    /// run names its file and line.
+    /// `*.jsonl.zst`, `*.parquet` under the directory. One `session_id` per project; a line
+    /// (or row) that is not a run names its file and line (or row).
     pub fn open(path: &Path) -> anyhow::Result<FileSource> {
         let files = run_files(path)?;
         if files.is_empty() {
             bail!(
-                "{}: no run files (*.jsonl, *.jsonl.gz, *.jsonl.zst)",
+                "{}: no run files (*.jsonl, *.jsonl.gz, *.jsonl.zst, *.parquet)",
                 path.display()
             );
         }
         let mut by_project: BTreeMap<String, Vec<StoredRun>> = BTreeMap::new();
         for file in &files {
+            if super::bulk_export::is_parquet(file) {
+                super::bulk_export::read_runs(file, &mut by_project)?;
+                continue;
+            }
             read_runs(
                 file,
                 runstore::open_maybe_compressed(file)?,
@@ -303,6 +308,7 @@ fn run_files(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
             } else if [".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson"]
                 .iter()
                 .any(|ext| name.ends_with(ext))
+                || super::bulk_export::is_parquet(&p)
             {
                 out.push(p);
             }

@@ -2,6 +2,7 @@
 //! [`langsmith`]) or captured run files replayed offline ([`files`]). Stages see only
 //! [`RunSource`]; they never know which.
 
+mod bulk_export;
 pub mod files;
 mod langsmith;
 
