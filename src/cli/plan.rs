@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::config::StageConfig;
+use crate::config::Stage;
 use crate::langsmith::{ApiChoice, ApiVersion, RunsQuery, Tally};
 use crate::topology::{RunOptions, plan_queries};
 
@@ -154,7 +154,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
     }
     let mut roots = vec![];
     for (id, s) in &p.stages {
-        if let StageConfig::FetchRoots(f) = s {
+        if let Stage::FetchRoots(f) = s {
             let select = f
                 .select
                 .clone()

@@ -11,10 +11,10 @@ use toml::de::{DeTable, DeValue};
 
 use super::interpolate;
 use super::model::*;
-use super::validate::{check_graph, check_id, check_sink, check_stage};
+use super::validate::{check_graph, check_id, check_sink};
 use crate::langsmith::ApiChoice;
+use crate::located::{Checks, span_of, typed};
 use crate::located::{ConfigError, ConfigErrors, Locator};
-use crate::located::{span_of, typed};
 
 type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
@@ -161,7 +161,7 @@ pub fn parse_with<'a>(
         }
     }
 
-    let mut stages: IndexMap<String, StageConfig> = IndexMap::new();
+    let mut stages: IndexMap<String, Stage> = IndexMap::new();
     let mut spans: HashMap<String, usize> = HashMap::new();
     let mut input_spans: HashMap<String, Vec<(String, usize)>> = HashMap::new();
     for (id, at, value) in &stage_tables {
@@ -172,24 +172,13 @@ pub fn parse_with<'a>(
         let Some(kind) = stage_type(value, &key, STAGE_TYPES, &loc, &mut errors) else {
             continue;
         };
-        let parsed = match kind.as_str() {
-            "query_runs" => {
-                typed::<QueryRunsConfig>(value, &key, &loc, &mut errors).map(StageConfig::QueryRuns)
-            }
-            "group_by_trace" => typed::<GroupByTraceConfig>(value, &key, &loc, &mut errors)
-                .map(StageConfig::GroupByTrace),
-            "fetch_roots" => typed::<FetchRootsConfig>(value, &key, &loc, &mut errors)
-                .map(StageConfig::FetchRoots),
-            "flatten" => {
-                typed::<FlattenConfig>(value, &key, &loc, &mut errors).map(StageConfig::Flatten)
-            }
-            "filter" => {
-                typed::<FilterConfig>(value, &key, &loc, &mut errors).map(StageConfig::Filter)
-            }
-            _ => unreachable!("stage_type checked the name"),
+        let mut checks = Checks {
+            value,
+            key,
+            loc: &loc,
+            errors: &mut errors,
         };
-        if let Some(stage) = parsed {
-            check_stage(&stage, value, &key, &loc, &mut errors);
+        if let Some(Some(stage)) = Stage::resolve(&kind, &mut checks) {
             stages.insert(id.clone(), stage);
         }
     }

@@ -3,7 +3,8 @@
 use indexmap::IndexMap;
 use serde::Deserialize;
 
-use crate::langsmith::{ApiChoice, Order, Pacing};
+use crate::langsmith::{ApiChoice, Pacing};
+pub use crate::stages::{Flow, STAGE_TYPES, Stage};
 
 /// `[source]`: where runs come from. Unset values fall back to the environment
 /// (`LANGSMITH_ENDPOINT`, `LANGSMITH_API_KEY`, `LANGSMITH_WORKSPACE_ID`, `LANGSMITH_PROJECT`).
@@ -60,131 +61,6 @@ impl<'de> Deserialize<'de> for Period {
                 ))
             })
     }
-}
-
-/// `type = "query_runs"`: every `list_runs` argument.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct QueryRunsConfig {
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// Overrides `[source].project`; several projects are a list.
-    pub project: Option<ProjectList>,
-    pub run_type: Option<String>,
-    pub is_root: Option<bool>,
-    pub error: Option<bool>,
-    /// A duration before now ("30d", "12h") or a timestamp.
-    pub since: Option<String>,
-    pub until: Option<String>,
-    pub filter: Option<String>,
-    pub trace_filter: Option<String>,
-    pub tree_filter: Option<String>,
-    /// Fields to fetch; derived from what downstream stages read when omitted.
-    pub select: Option<Vec<String>>,
-    pub order: Option<Order>,
-    pub ids: Option<Vec<String>>,
-    pub trace: Option<String>,
-    pub parent_run: Option<String>,
-    pub split_windows: Option<bool>,
-}
-
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(untagged)]
-pub enum ProjectList {
-    One(String),
-    Many(Vec<String>),
-}
-
-impl ProjectList {
-    pub fn names(&self) -> Vec<String> {
-        match self {
-            ProjectList::One(p) => vec![p.clone()],
-            ProjectList::Many(v) => v.clone(),
-        }
-    }
-}
-
-/// One aggregate of `group_by_trace`, e.g. `tools_involved = { distinct = "name" }`.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct AggregateConfig {
-    /// Distinct values of a field, sorted.
-    pub distinct: Option<String>,
-    /// Every value of a field, in arrival order.
-    pub collect: Option<String>,
-    /// Number of runs.
-    pub count: Option<bool>,
-    pub first: Option<String>,
-    pub last: Option<String>,
-    /// For each key of an object field (e.g. `inputs`), collect its values into a column
-    /// `<prefix><key>` (the seed's `retriever.inputs.*`).
-    pub collect_keys: Option<String>,
-    /// Like `collect_keys`, but list values are concatenated (the seed's `retriever.outputs.*`).
-    pub extend_keys: Option<String>,
-    pub prefix: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct GroupByTraceConfig {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub inputs: Vec<String>,
-    #[serde(default)]
-    pub aggregate: IndexMap<String, AggregateConfig>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct FetchRootsConfig {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub inputs: Vec<String>,
-    pub select: Option<Vec<String>>,
-    /// Trace ids per request (at most the API's page size).
-    pub batch_size: Option<usize>,
-}
-
-/// A column: `{ name = "run_id", from = "id" }`.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct ColumnConfig {
-    pub name: String,
-    pub from: String,
-}
-
-/// Expands an object into `prefix + key` columns: `{ from = "inputs", prefix = "inputs." }`;
-/// for `feedback_stats`, `stat` picks the statistic (default `avg`); `from = "group"`
-/// expands the group's keyed aggregates.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct ExpandConfig {
-    pub from: String,
-    pub prefix: Option<String>,
-    pub stat: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct FlattenConfig {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub inputs: Vec<String>,
-    #[serde(default)]
-    pub columns: Vec<ColumnConfig>,
-    #[serde(default)]
-    pub expand: Vec<ExpandConfig>,
-    /// Rows per record batch.
-    pub batch_rows: Option<usize>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct FilterConfig {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub inputs: Vec<String>,
-    pub filter: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -250,24 +126,6 @@ pub struct LoadConfig {
     pub trace_margin: Option<String>,
 }
 
-/// What flows on an edge of the graph, for checking that edges make sense.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flow {
-    Runs,
-    Groups,
-    Rows,
-}
-
-impl Flow {
-    pub fn name(self) -> &'static str {
-        match self {
-            Flow::Runs => "runs",
-            Flow::Groups => "trace groups",
-            Flow::Rows => "rows",
-        }
-    }
-}
-
 impl SinkKind {
     /// Sinks take rows, or runs in the default row shape.
     pub fn accepts(self, flow: Flow) -> bool {
@@ -277,94 +135,12 @@ impl SinkKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum StageConfig {
-    QueryRuns(QueryRunsConfig),
-    GroupByTrace(GroupByTraceConfig),
-    FetchRoots(FetchRootsConfig),
-    Flatten(FlattenConfig),
-    Filter(FilterConfig),
-}
-
-pub const STAGE_TYPES: &[&str] = &[
-    "query_runs",
-    "group_by_trace",
-    "fetch_roots",
-    "flatten",
-    "filter",
-];
 pub const SINK_TYPES: &[&str] = &[SinkKind::Parquet.name(), SinkKind::ArrowIpc.name()];
 /// Values of a sink's `compression`.
 pub const COMPRESSIONS: &[&str] = &["zstd", "snappy", "none"];
 /// Levels a zstd sink accepts (`compression_level`), and the default: zstd's own.
 pub const ZSTD_LEVELS: std::ops::RangeInclusive<i32> = 1..=22;
 pub const ZSTD_DEFAULT_LEVEL: i32 = 3;
-
-impl StageConfig {
-    pub fn inputs(&self) -> &[String] {
-        match self {
-            StageConfig::QueryRuns(_) => &[],
-            StageConfig::GroupByTrace(c) => &c.inputs,
-            StageConfig::FetchRoots(c) => &c.inputs,
-            StageConfig::Flatten(c) => &c.inputs,
-            StageConfig::Filter(c) => &c.inputs,
-        }
-    }
-
-    /// What the stage sends on.
-    pub fn produces(&self) -> Flow {
-        match self {
-            StageConfig::QueryRuns(_) | StageConfig::FetchRoots(_) | StageConfig::Filter(_) => {
-                Flow::Runs
-            }
-            StageConfig::GroupByTrace(_) => Flow::Groups,
-            StageConfig::Flatten(_) => Flow::Rows,
-        }
-    }
-
-    /// Whether the stage can take what `flow` carries.
-    pub fn accepts(&self, flow: Flow) -> bool {
-        match self {
-            StageConfig::QueryRuns(_) => false,
-            StageConfig::GroupByTrace(_) | StageConfig::Flatten(_) | StageConfig::Filter(_) => {
-                flow == Flow::Runs
-            }
-            StageConfig::FetchRoots(_) => matches!(flow, Flow::Groups | Flow::Runs),
-        }
-    }
-
-    /// Whether the stage hands its input runs on unchanged in shape (so what its consumers
-    /// read is read from its inputs too).
-    pub fn passes_runs_through(&self) -> bool {
-        match self {
-            StageConfig::Filter(_) => true,
-            StageConfig::QueryRuns(_)
-            | StageConfig::GroupByTrace(_)
-            | StageConfig::FetchRoots(_)
-            | StageConfig::Flatten(_) => false,
-        }
-    }
-
-    /// What the stage's output items are, for progress lines.
-    pub fn unit(&self) -> &'static str {
-        match self {
-            StageConfig::QueryRuns(_) | StageConfig::Filter(_) => "runs",
-            StageConfig::GroupByTrace(_) => "traces",
-            StageConfig::FetchRoots(_) => "roots",
-            StageConfig::Flatten(_) => "rows",
-        }
-    }
-
-    pub fn kind(&self) -> &'static str {
-        match self {
-            StageConfig::QueryRuns(_) => "query_runs",
-            StageConfig::GroupByTrace(_) => "group_by_trace",
-            StageConfig::FetchRoots(_) => "fetch_roots",
-            StageConfig::Flatten(_) => "flatten",
-            StageConfig::Filter(_) => "filter",
-        }
-    }
-}
 
 /// A validated pipeline.
 #[derive(Debug, Clone, PartialEq)]
@@ -374,7 +150,7 @@ pub struct Pipeline {
     pub file: std::path::PathBuf,
     pub source: SourceConfig,
     pub load: LoadConfig,
-    pub stages: IndexMap<String, StageConfig>,
+    pub stages: IndexMap<String, Stage>,
     pub sinks: IndexMap<String, SinkConfig>,
     /// SHA-256 of the file's text before interpolation (so never of a secret).
     pub hash: String,

@@ -6,74 +6,11 @@
 
 use serde_json::{Value, json};
 
+use crate::located::schema::*;
+
 use super::keys;
 use super::model::{COMPRESSIONS, SINK_TYPES, STAGE_TYPES, ZSTD_LEVELS};
-use super::paths::{DERIVED, FEEDBACK_STATS, SELECTABLE};
-use crate::langsmith::fields::RUN_TYPES;
-use crate::langsmith::{ApiChoice, Order, Pacing};
-
-const DIALECT: &str = "https://json-schema.org/draft/2020-12/schema";
-
-fn string(description: &str) -> Value {
-    json!({ "type": "string", "description": description })
-}
-
-fn boolean(description: &str) -> Value {
-    json!({ "type": "boolean", "description": description })
-}
-
-fn integer(description: &str, minimum: u64) -> Value {
-    json!({ "type": "integer", "minimum": minimum, "description": description })
-}
-
-fn one_of_strings(values: &[&str], description: &str) -> Value {
-    json!({ "type": "string", "enum": values, "description": description })
-}
-
-fn string_list(description: &str) -> Value {
-    json!({ "type": "array", "items": { "type": "string" }, "description": description })
-}
-
-fn inputs(what: &str) -> Value {
-    json!({
-        "type": "array",
-        "items": { "type": "string" },
-        "minItems": 1,
-        "description": format!("Ids of the stages this {what} reads from."),
-    })
-}
-
-fn kind(name: &str, description: &str) -> Value {
-    json!({ "const": name, "description": description })
-}
-
-/// A table with exactly these properties (no others).
-fn table(description: &str, properties: Value, required: &[&str]) -> Value {
-    json!({
-        "type": "object",
-        "description": description,
-        "properties": properties,
-        "required": required,
-        "additionalProperties": false,
-    })
-}
-
-fn select(description: &str) -> Value {
-    json!({
-        "type": "array",
-        "items": { "enum": SELECTABLE },
-        "description": description,
-    })
-}
-
-fn run_path(description: &str) -> Value {
-    string(&format!(
-        "{description} A run field ({}, …, or the derived {}) optionally followed by a path into \
-         its JSON, e.g. `inputs.question` or `metadata.user_id`.",
-        SELECTABLE[..6].join(", "),
-        DERIVED.join(", ")
-    ))
-}
+use crate::langsmith::{ApiChoice, Pacing};
 
 fn source() -> Value {
     table(
@@ -100,141 +37,6 @@ fn source() -> Value {
             "other_requests_per_10s": integer("Other requests (/info, project lookups) per rate window.", 1),
         }),
         &[],
-    )
-}
-
-fn query_runs() -> Value {
-    table(
-        "Lists runs, like the SDK's list_runs (every argument).",
-        json!({
-            "type": kind("query_runs", "Lists runs from LangSmith."),
-            "project": {
-                "description": "Project name or names, overriding [source].project.",
-                "oneOf": [{ "type": "string" }, { "type": "array", "items": { "type": "string" }, "minItems": 1 }],
-            },
-            "run_type": one_of_strings(RUN_TYPES, "Only runs of this type."),
-            "is_root": boolean("Only root runs (true) or only child runs (false)."),
-            "error": boolean("Only failed runs (true) or only successful ones (false)."),
-            "since": string("Start of the window: a duration before now (\"30d\", \"12h\") or a timestamp."),
-            "until": string("End of the window: a duration before now or a timestamp."),
-            "filter": string("LangSmith filter on the runs, e.g. and(eq(name, \"x\"), gt(latency, 5))."),
-            "trace_filter": string("Filter on each run's root run."),
-            "tree_filter": string("Filter on any run of each run's trace."),
-            "select": select("Fields to fetch; derived from what downstream stages read when omitted."),
-            "order": one_of_strings(keys::variants_of::<Order>(), "Order by start time."),
-            "ids": string_list("Only these run ids."),
-            "trace": string("Only runs of this trace id."),
-            "parent_run": string("Only children of this run id."),
-            "split_windows": boolean("Overrides [source].split_windows for this stage."),
-        }),
-        &["type"],
-    )
-}
-
-fn aggregate() -> Value {
-    let ops = [
-        "distinct",
-        "collect",
-        "count",
-        "first",
-        "last",
-        "collect_keys",
-        "extend_keys",
-    ];
-    let exactly_one: Vec<Value> = ops.iter().map(|op| json!({ "required": [op] })).collect();
-    json!({
-        "type": "object",
-        "description": "One aggregate over a trace's runs: exactly one of distinct, collect, count, first, last, collect_keys, extend_keys.",
-        "properties": {
-            "distinct": run_path("Distinct values of this field, sorted."),
-            "collect": run_path("Every value of this field, in arrival order."),
-            "count": boolean("Number of runs."),
-            "first": run_path("Value of the first run."),
-            "last": run_path("Value of the last run."),
-            "collect_keys": run_path("For each key of this object field, collect its values into a column <prefix><key>."),
-            "extend_keys": run_path("Like collect_keys, but list values are concatenated."),
-            "prefix": string("Column name prefix for collect_keys / extend_keys, e.g. \"retriever.inputs.\"."),
-        },
-        "oneOf": exactly_one,
-        "additionalProperties": false,
-    })
-}
-
-fn group_by_trace() -> Value {
-    table(
-        "Groups runs by trace and computes aggregates per trace.",
-        json!({
-            "type": kind("group_by_trace", "Groups runs by trace."),
-            "inputs": inputs("stage"),
-            "aggregate": {
-                "type": "object",
-                "description": "Named aggregates, e.g. aggregate.tools_involved = { distinct = \"name\" }.",
-                "additionalProperties": { "$ref": "#/$defs/aggregate" },
-            },
-        }),
-        &["type", "inputs"],
-    )
-}
-
-fn fetch_roots() -> Value {
-    table(
-        "Fetches the root run of each trace group (or of each run's trace) while children still stream in.",
-        json!({
-            "type": kind("fetch_roots", "Fetches root runs by trace id."),
-            "inputs": inputs("stage"),
-            "select": select("Fields of the root runs; derived from downstream stages when omitted."),
-            "batch_size": { "type": "integer", "minimum": 1, "maximum": 1000, "description": "Trace ids per request (at most 100 on the v1 API)." },
-        }),
-        &["type", "inputs"],
-    )
-}
-
-fn column() -> Value {
-    table(
-        "One output column.",
-        json!({
-            "name": string("Column name."),
-            "from": run_path("Where the value comes from; `group.<aggregate>` reads an aggregate of group_by_trace."),
-        }),
-        &["name", "from"],
-    )
-}
-
-fn expand() -> Value {
-    table(
-        "Spreads an object into one column per key.",
-        json!({
-            "from": run_path("The object to spread; `feedback_stats` (one column per feedback key) and `group` (the keyed aggregates) are special."),
-            "prefix": string("Column name prefix, e.g. \"inputs.\"."),
-            "stat": one_of_strings(FEEDBACK_STATS, "With from = \"feedback_stats\": the statistic per key (default avg)."),
-        }),
-        &["from"],
-    )
-}
-
-fn flatten() -> Value {
-    table(
-        "Turns runs into typed table rows.",
-        json!({
-            "type": kind("flatten", "Runs to rows."),
-            "inputs": inputs("stage"),
-            "columns": { "type": "array", "items": { "$ref": "#/$defs/column" }, "description": "Columns, in order." },
-            "expand": { "type": "array", "items": { "$ref": "#/$defs/expand" }, "description": "Objects spread into prefixed columns after `columns`." },
-            "batch_rows": integer("Rows per record batch.", 1),
-        }),
-        &["type", "inputs"],
-    )
-}
-
-fn filter() -> Value {
-    table(
-        "Keeps the runs a filter matches, evaluated locally.",
-        json!({
-            "type": kind("filter", "Filters runs locally."),
-            "inputs": inputs("stage"),
-            "filter": string("LangSmith filter language, e.g. gt(total_tokens, 1000)."),
-        }),
-        &["type", "inputs", "filter"],
     )
 }
 
@@ -299,7 +101,7 @@ pub fn pipeline_schema() -> Value {
         },
     });
     // ---- end of top-level tables
-    json!({
+    let mut schema = json!({
         "$schema": DIALECT,
         "title": "runlake pipeline",
         "description": "A runlake pipeline file: [source], [stages.<id>] and [sinks.<id>]. Strings may use ${VAR} and ${VAR:-default}.",
@@ -316,15 +118,13 @@ pub fn pipeline_schema() -> Value {
                 "properties": { "type": { "enum": STAGE_TYPES } },
                 "oneOf": stage_refs,
             },
-            "query_runs": query_runs(),
-            "group_by_trace": group_by_trace(),
-            "aggregate": aggregate(),
-            "fetch_roots": fetch_roots(),
-            "flatten": flatten(),
-            "column": column(),
-            "expand": expand(),
-            "filter": filter(),
             "sink": sink(),
         },
-    })
+    });
+    // Each stage kind's own schema, from its module.
+    let defs = schema["$defs"].as_object_mut().expect("built above");
+    for (name, def) in crate::stages::Stage::schemas() {
+        defs.insert(name.to_string(), def);
+    }
+    schema
 }

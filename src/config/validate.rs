@@ -9,9 +9,8 @@ use toml::Spanned;
 use toml::de::DeValue;
 
 use super::model::*;
-use super::{paths, window};
+use crate::located::span_of;
 use crate::located::{ConfigError, Locator};
-use crate::located::{span_of, string_offset};
 
 /// A sink's options: codec and level, sizes, partition keys.
 pub(super) fn check_sink(
@@ -115,146 +114,8 @@ pub(super) fn check_id(
     }
 }
 
-fn check_filter(
-    text: &Option<String>,
-    value: &Spanned<DeValue>,
-    key: &str,
-    field: &str,
-    loc: &Locator,
-    errors: &mut Vec<ConfigError>,
-) {
-    if let Some(text) = text
-        && let Err(e) = crate::filter::parse(text)
-    {
-        let at = string_offset(value, field, loc, e.offset);
-        errors.push(loc.at(
-            at,
-            format!("{key}.{field}"),
-            format!("bad filter: {}\n{}", e.message, indent(&e.render(text))),
-        ));
-    }
-}
-
-fn indent(s: &str) -> String {
-    s.lines()
-        .skip(1)
-        .map(|l| format!("    {l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-pub(super) fn check_stage(
-    stage: &StageConfig,
-    value: &Spanned<DeValue>,
-    key: &str,
-    loc: &Locator,
-    errors: &mut Vec<ConfigError>,
-) {
-    let at = |field: &str| span_of(value, field).unwrap_or(value.span().start);
-    match stage {
-        StageConfig::QueryRuns(q) => {
-            check_filter(&q.filter, value, key, "filter", loc, errors);
-            check_filter(&q.trace_filter, value, key, "trace_filter", loc, errors);
-            check_filter(&q.tree_filter, value, key, "tree_filter", loc, errors);
-            for field in ["since", "until"] {
-                let text = if field == "since" { &q.since } else { &q.until };
-                if let Some(t) = text
-                    && let Err(e) = window::parse_time_or_duration(t, chrono::Utc::now())
-                {
-                    errors.push(loc.at(at(field), format!("{key}.{field}"), e));
-                }
-            }
-            if let Some(t) = &q.run_type
-                && !crate::langsmith::fields::RUN_TYPES.contains(&t.as_str())
-            {
-                errors.push(loc.at(
-                    at("run_type"),
-                    format!("{key}.run_type"),
-                    format!(
-                        "unknown run type {t:?}; expected one of {}",
-                        crate::langsmith::fields::RUN_TYPES.join(", ")
-                    ),
-                ));
-            }
-            if let Some(select) = &q.select {
-                for name in select {
-                    if !paths::SELECTABLE.contains(&name.as_str()) {
-                        errors.push(loc.at(
-                            at("select"),
-                            format!("{key}.select"),
-                            format!("{name:?} is not a LangSmith run field"),
-                        ));
-                    }
-                }
-            }
-        }
-        StageConfig::GroupByTrace(g) => {
-            for (name, agg) in &g.aggregate {
-                let ops = [
-                    agg.distinct.is_some(),
-                    agg.collect.is_some(),
-                    agg.count.is_some(),
-                    agg.first.is_some(),
-                    agg.last.is_some(),
-                    agg.collect_keys.is_some(),
-                    agg.extend_keys.is_some(),
-                ];
-                if ops.iter().filter(|b| **b).count() != 1 {
-                    errors.push(loc.at(at("aggregate"), format!("{key}.aggregate.{name}"), "give exactly one of distinct, collect, count, first, last, collect_keys, extend_keys"));
-                }
-                for field in [
-                    &agg.distinct,
-                    &agg.collect,
-                    &agg.first,
-                    &agg.last,
-                    &agg.collect_keys,
-                    &agg.extend_keys,
-                ]
-                .into_iter()
-                .flatten()
-                {
-                    if let Err(e) = paths::RunPath::parse(field) {
-                        errors.push(loc.at(at("aggregate"), format!("{key}.aggregate.{name}"), e));
-                    }
-                }
-            }
-        }
-        StageConfig::FetchRoots(f) => {
-            if f.batch_size.is_some_and(|b| b == 0 || b > 1000) {
-                errors.push(loc.at(
-                    at("batch_size"),
-                    format!("{key}.batch_size"),
-                    "batch_size must be between 1 and 1000 (100 on the v1 API)",
-                ));
-            }
-        }
-        StageConfig::Flatten(f) => {
-            if f.batch_rows == Some(0) {
-                errors.push(loc.at(
-                    at("batch_rows"),
-                    format!("{key}.batch_rows"),
-                    "must be at least 1",
-                ));
-            }
-            for c in &f.columns {
-                if let Err(e) = paths::ColumnSource::parse(&c.from) {
-                    errors.push(loc.at(at("columns"), format!("{key}.columns.{}", c.name), e));
-                }
-            }
-            for x in &f.expand {
-                if let Err(e) = paths::ExpandSource::parse(&x.from, x.stat.as_deref()) {
-                    errors.push(loc.at(at("expand"), format!("{key}.expand"), e));
-                }
-            }
-        }
-        StageConfig::Filter(f) => {
-            check_filter(&Some(f.filter.clone()), value, key, "filter", loc, errors)
-        }
-    }
-}
-
 pub(super) fn check_graph(
-    stages: &IndexMap<String, StageConfig>,
+    stages: &IndexMap<String, Stage>,
     sinks: &IndexMap<String, SinkConfig>,
     input_spans: &HashMap<String, Vec<(String, usize)>>,
     spans: &HashMap<String, usize>,
@@ -269,7 +130,7 @@ pub(super) fn check_graph(
     type Accepts<'a> = Box<dyn Fn(Flow) -> bool + 'a>;
     let mut edges: Vec<(&str, Accepts, &str, &str)> = Vec::new();
     for (id, stage) in stages {
-        if stage.inputs().is_empty() && !matches!(stage, StageConfig::QueryRuns(_)) {
+        if stage.inputs().is_empty() && !stage.is_source() {
             errors.push(loc.at(
                 spans[id],
                 format!("stages.{id}.inputs"),
@@ -356,7 +217,7 @@ pub(super) fn check_graph(
     let mut marks: HashMap<&str, Mark> = stages.keys().map(|k| (k.as_str(), Mark::New)).collect();
     fn visit<'a>(
         id: &'a str,
-        stages: &'a IndexMap<String, StageConfig>,
+        stages: &'a IndexMap<String, Stage>,
         marks: &mut HashMap<&'a str, Mark>,
         path: &mut Vec<&'a str>,
     ) -> Option<Vec<String>> {

@@ -16,9 +16,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 use indexmap::IndexMap;
 use serde::Serialize;
 
-use crate::config::{Pipeline, StageConfig, window as durations};
+use crate::config::{Pipeline, Stage};
 use crate::langsmith::StatsSnapshot;
 pub use crate::model::Window;
+use crate::model::durations;
 use crate::model::{Disposition, cut_windows};
 use crate::sink::commit::{CommitInfo, Manifest};
 use crate::sink::partition::escape_value;
@@ -191,19 +192,15 @@ fn configured_range(p: &Pipeline, now: DateTime<Utc>) -> anyhow::Result<Range> {
     let (mut since, mut until): (Option<DateTime<Utc>>, Option<DateTime<Utc>>) = (None, None);
     let mut open_start = false;
     for stage in p.stages.values() {
-        let StageConfig::QueryRuns(q) = stage else {
+        let Stage::QueryRuns(q) = stage else {
             continue;
         };
-        let parse = |s: &str| durations::parse_time_or_duration(s, now).map_err(anyhow::Error::msg);
-        match &q.since {
-            Some(s) => {
-                let t = parse(s)?;
-                since = Some(since.map_or(t, |x| x.min(t)));
-            }
+        let (start, end) = q.bounds(now);
+        match start {
+            Some(t) => since = Some(since.map_or(t, |x| x.min(t))),
             None => open_start = true,
         }
-        if let Some(u) = &q.until {
-            let t = parse(u)?;
+        if let Some(t) = end {
             until = Some(until.map_or(t, |x| x.max(t)));
         }
     }

@@ -1,9 +1,12 @@
 //! Errors located in a pipeline file, as a compiler reports them: `file:line:col: key: message`,
 //! every one of a file at once. Any component's checks add to them.
 
+mod keys;
+pub mod schema;
 mod span;
 mod table;
 
+pub use keys::{fields_of, variants_of};
 pub use span::{span_of, string_offset};
 pub use table::{Checks, closest, typed};
 

@@ -19,13 +19,35 @@ pub fn parse_duration(s: &str) -> Option<TimeDelta> {
     })
 }
 
+/// A point in time as a pipeline writes it: a duration before "now" ("30d"), or a timestamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeSpec {
+    Ago(TimeDelta),
+    At(DateTime<Utc>),
+}
+
+impl TimeSpec {
+    pub fn parse(s: &str) -> Result<TimeSpec, String> {
+        if let Some(d) = parse_duration(s) {
+            return Ok(TimeSpec::Ago(d));
+        }
+        crate::model::parse_timestamp(s)
+            .map(TimeSpec::At)
+            .ok_or_else(|| format!("{s:?} is neither a duration (\"30d\", \"12h\", \"90m\") nor a timestamp (\"2026-10-01T00:00:00Z\")"))
+    }
+
+    /// The instant, with "now" fixed.
+    pub fn at(self, now: DateTime<Utc>) -> DateTime<Utc> {
+        match self {
+            TimeSpec::Ago(d) => now - d,
+            TimeSpec::At(t) => t,
+        }
+    }
+}
+
 /// A duration before `now`, or an ISO-8601 timestamp.
 pub fn parse_time_or_duration(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
-    if let Some(d) = parse_duration(s) {
-        return Ok(now - d);
-    }
-    crate::model::parse_timestamp(s)
-        .ok_or_else(|| format!("{s:?} is neither a duration (\"30d\", \"12h\", \"90m\") nor a timestamp (\"2026-10-01T00:00:00Z\")"))
+    TimeSpec::parse(s).map(|t| t.at(now))
 }
 
 #[cfg(test)]

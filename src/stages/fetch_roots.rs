@@ -1,18 +1,126 @@
-//! The `fetch_roots` stage: the root run of every trace its input names, joined with the
+//! `type = "fetch_roots"`: the root run of every trace its input names, joined with the
 //! trace's aggregates.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use anyhow::Context;
-use futures::StreamExt;
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
+use serde::Deserialize;
+use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use super::group::Group;
 use super::progress::StageCounter;
-use super::{Msg, Outputs, Record, StageReport, send};
+use super::{Flow, Msg, Outputs, Record, StageKind, StageReport, Start, send};
 use crate::langsmith::RunsQuery;
+use crate::located::Checks;
+use crate::located::schema::{inputs, kind, select, table};
 use crate::source::Source;
+
+/// The table as written.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub inputs: Vec<String>,
+    pub select: Option<Vec<String>>,
+    /// Trace ids per request (at most the API's page size).
+    pub batch_size: Option<usize>,
+}
+
+/// A fetch_roots stage.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FetchRoots {
+    pub inputs: Vec<String>,
+    /// Fields of the roots; derived from what downstream stages read when `None`.
+    pub select: Option<Vec<String>>,
+    /// Trace ids per request; the API's page size when `None`.
+    pub batch_size: Option<usize>,
+}
+
+impl StageKind for FetchRoots {
+    const KIND: &'static str = "fetch_roots";
+    type Settings = Settings;
+
+    fn resolve(s: Settings, cx: &mut Checks) -> Option<FetchRoots> {
+        if s.batch_size.is_some_and(|b| b == 0 || b > 1000) {
+            cx.error(
+                "batch_size",
+                "batch_size must be between 1 and 1000 (100 on the v1 API)",
+            );
+            return None;
+        }
+        if !super::check_select(s.select.as_deref(), cx) {
+            return None;
+        }
+        Some(FetchRoots {
+            inputs: s.inputs,
+            select: s.select,
+            batch_size: s.batch_size,
+        })
+    }
+
+    fn schema() -> Vec<(&'static str, Value)> {
+        vec![(
+            Self::KIND,
+            table(
+                "Fetches the root run of each trace group (or of each run's trace) while children still stream in.",
+                json!({
+                    "type": kind(Self::KIND, "Fetches root runs by trace id."),
+                    "inputs": inputs("stage"),
+                    "select": select("Fields of the root runs; derived from downstream stages when omitted."),
+                    "batch_size": { "type": "integer", "minimum": 1, "maximum": 1000, "description": "Trace ids per request (at most 100 on the v1 API)." },
+                }),
+                &["type", "inputs"],
+            ),
+        )]
+    }
+
+    fn inputs(&self) -> &[String] {
+        &self.inputs
+    }
+
+    fn produces(&self) -> Flow {
+        Flow::Runs
+    }
+
+    fn accepts(&self, flow: Flow) -> bool {
+        matches!(flow, Flow::Groups | Flow::Runs)
+    }
+
+    fn needs_traces(&self) -> bool {
+        true
+    }
+
+    fn reads(&self) -> Vec<&'static str> {
+        vec!["trace_id"]
+    }
+
+    fn unit(&self) -> &'static str {
+        "roots"
+    }
+
+    fn start(&self, start: Start) -> BoxFuture<'static, anyhow::Result<StageReport>> {
+        let base = RunsQuery {
+            projects: start.projects,
+            select: self.select.clone().unwrap_or(start.select),
+            ..Default::default()
+        };
+        run(
+            start.source,
+            base,
+            self.batch_size,
+            start.inbox,
+            start.outputs,
+            start.report,
+            start.counter,
+        )
+        .boxed()
+    }
+}
 
 /// Root runs `fetch_roots` keeps in memory before spilling to a temporary file
 /// (`RUNLAKE_ROOTS_MEMORY_MB` overrides).
@@ -29,7 +137,7 @@ fn roots_in_memory_bytes() -> usize {
 /// still running. Fetched roots are held in memory up to a budget, then spilled to an
 /// anonymous temporary file; once the input ends (and with it the groups), each root is
 /// joined with its trace's aggregates and sent on.
-pub(crate) async fn run(
+async fn run(
     source: Source,
     base: RunsQuery,
     batch: Option<usize>,

@@ -3,7 +3,7 @@
 use indexmap::IndexMap;
 use serde_json::Value;
 
-use crate::config::AggregateConfig;
+use super::group_by_trace::AggregateSettings;
 use crate::flatten::Cell;
 use crate::model::Run;
 use crate::model::paths::RunPath;
@@ -21,30 +21,47 @@ pub enum Aggregate {
 }
 
 impl Aggregate {
-    pub fn compile(name: &str, c: &AggregateConfig) -> Aggregate {
-        let p = |s: &String| RunPath::parse(s).expect("validated");
+    /// The one operation `c` names, its path parsed; or why not.
+    pub fn compile(name: &str, c: &AggregateSettings) -> Result<Aggregate, String> {
+        let ops = [
+            ("distinct", &c.distinct),
+            ("collect", &c.collect),
+            ("first", &c.first),
+            ("last", &c.last),
+            ("collect_keys", &c.collect_keys),
+            ("extend_keys", &c.extend_keys),
+        ];
+        let named: Vec<(&str, &String)> = ops
+            .iter()
+            .filter_map(|(op, f)| f.as_ref().map(|f| (*op, f)))
+            .collect();
+        let count = c.count.is_some();
+        let (op, field) = match (named.as_slice(), count) {
+            ([], true) => return Ok(Aggregate::Count),
+            ([one], false) => *one,
+            _ => {
+                return Err(
+                    "give exactly one of distinct, collect, count, first, last, collect_keys, extend_keys"
+                        .into(),
+                );
+            }
+        };
+        let path = RunPath::parse(field)?;
         let prefix = || c.prefix.clone().unwrap_or_else(|| format!("{name}."));
-        if let Some(f) = &c.distinct {
-            Aggregate::Distinct(p(f))
-        } else if let Some(f) = &c.collect {
-            Aggregate::Collect(p(f))
-        } else if let Some(f) = &c.first {
-            Aggregate::First(p(f))
-        } else if let Some(f) = &c.last {
-            Aggregate::Last(p(f))
-        } else if let Some(f) = &c.collect_keys {
-            Aggregate::CollectKeys {
-                path: p(f),
+        Ok(match op {
+            "distinct" => Aggregate::Distinct(path),
+            "collect" => Aggregate::Collect(path),
+            "first" => Aggregate::First(path),
+            "last" => Aggregate::Last(path),
+            "collect_keys" => Aggregate::CollectKeys {
+                path,
                 prefix: prefix(),
-            }
-        } else if let Some(f) = &c.extend_keys {
-            Aggregate::ExtendKeys {
-                path: p(f),
+            },
+            _ => Aggregate::ExtendKeys {
+                path,
                 prefix: prefix(),
-            }
-        } else {
-            Aggregate::Count
-        }
+            },
+        })
     }
 
     pub fn path(&self) -> Option<&RunPath> {

@@ -1,17 +1,181 @@
-//! The `group_by_trace` stage: folds runs into per-trace aggregates ([`Group`]).
+//! `type = "group_by_trace"`: folds runs into per-trace aggregates ([`Group`]).
 
 use std::sync::Arc;
 
+use futures::FutureExt;
+use futures::future::BoxFuture;
 use indexmap::IndexMap;
+use serde::Deserialize;
+use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use super::group::{Aggregate, Group};
 use super::progress::StageCounter;
-use super::{Msg, Outputs, StageReport, send};
+use super::{Flow, Msg, Outputs, StageKind, StageReport, Start, send};
+use crate::located::Checks;
+use crate::located::schema::{boolean, inputs, kind, run_path, string, table};
+
+/// The table as written.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub inputs: Vec<String>,
+    #[serde(default)]
+    pub aggregate: IndexMap<String, AggregateSettings>,
+}
+
+/// One aggregate, e.g. `tools_involved = { distinct = "name" }`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AggregateSettings {
+    /// Distinct values of a field, sorted.
+    pub distinct: Option<String>,
+    /// Every value of a field, in arrival order.
+    pub collect: Option<String>,
+    /// Number of runs.
+    pub count: Option<bool>,
+    pub first: Option<String>,
+    pub last: Option<String>,
+    /// For each key of an object field (e.g. `inputs`), collect its values into a column
+    /// `<prefix><key>` (the seed's `retriever.inputs.*`).
+    pub collect_keys: Option<String>,
+    /// Like `collect_keys`, but list values are concatenated (the seed's `retriever.outputs.*`).
+    pub extend_keys: Option<String>,
+    pub prefix: Option<String>,
+}
+
+/// A group_by_trace stage, its aggregates compiled.
+#[derive(Debug, Clone)]
+pub struct GroupByTrace {
+    pub inputs: Vec<String>,
+    pub aggregates: IndexMap<String, Aggregate>,
+    settings: Settings,
+}
+
+impl PartialEq for GroupByTrace {
+    fn eq(&self, other: &GroupByTrace) -> bool {
+        self.settings == other.settings
+    }
+}
+
+impl StageKind for GroupByTrace {
+    const KIND: &'static str = "group_by_trace";
+    type Settings = Settings;
+
+    fn resolve(s: Settings, cx: &mut Checks) -> Option<GroupByTrace> {
+        let mut aggregates = IndexMap::new();
+        for (name, a) in &s.aggregate {
+            match Aggregate::compile(name, a) {
+                Ok(agg) => {
+                    aggregates.insert(name.clone(), agg);
+                }
+                Err(e) => cx.error(&format!("aggregate.{name}"), e),
+            }
+        }
+        (aggregates.len() == s.aggregate.len()).then(|| GroupByTrace {
+            inputs: s.inputs.clone(),
+            aggregates,
+            settings: s,
+        })
+    }
+
+    fn schema() -> Vec<(&'static str, Value)> {
+        let ops = [
+            "distinct",
+            "collect",
+            "count",
+            "first",
+            "last",
+            "collect_keys",
+            "extend_keys",
+        ];
+        let exactly_one: Vec<Value> = ops.iter().map(|op| json!({ "required": [op] })).collect();
+        vec![
+            (
+                Self::KIND,
+                table(
+                    "Groups runs by trace and computes aggregates per trace.",
+                    json!({
+                        "type": kind(Self::KIND, "Groups runs by trace."),
+                        "inputs": inputs("stage"),
+                        "aggregate": {
+                            "type": "object",
+                            "description": "Named aggregates, e.g. aggregate.tools_involved = { distinct = \"name\" }.",
+                            "additionalProperties": { "$ref": "#/$defs/aggregate" },
+                        },
+                    }),
+                    &["type", "inputs"],
+                ),
+            ),
+            (
+                "aggregate",
+                json!({
+                    "type": "object",
+                    "description": "One aggregate over a trace's runs: exactly one of distinct, collect, count, first, last, collect_keys, extend_keys.",
+                    "properties": {
+                        "distinct": run_path("Distinct values of this field, sorted."),
+                        "collect": run_path("Every value of this field, in arrival order."),
+                        "count": boolean("Number of runs."),
+                        "first": run_path("Value of the first run."),
+                        "last": run_path("Value of the last run."),
+                        "collect_keys": run_path("For each key of this object field, collect its values into a column <prefix><key>."),
+                        "extend_keys": run_path("Like collect_keys, but list values are concatenated."),
+                        "prefix": string("Column name prefix for collect_keys / extend_keys, e.g. \"retriever.inputs.\"."),
+                    },
+                    "oneOf": exactly_one,
+                    "additionalProperties": false,
+                }),
+            ),
+        ]
+    }
+
+    fn inputs(&self) -> &[String] {
+        &self.inputs
+    }
+
+    fn produces(&self) -> Flow {
+        Flow::Groups
+    }
+
+    fn accepts(&self, flow: Flow) -> bool {
+        flow == Flow::Runs
+    }
+
+    fn needs_traces(&self) -> bool {
+        true
+    }
+
+    fn reads(&self) -> Vec<&'static str> {
+        let mut fields = vec!["trace_id"];
+        for a in self.aggregates.values() {
+            if let Some(path) = a.path() {
+                fields.extend(path.selects());
+            }
+        }
+        fields
+    }
+
+    fn unit(&self) -> &'static str {
+        "traces"
+    }
+
+    fn start(&self, start: Start) -> BoxFuture<'static, anyhow::Result<StageReport>> {
+        run(
+            self.aggregates.clone(),
+            start.inbox,
+            start.outputs,
+            start.report,
+            start.counter,
+        )
+        .boxed()
+    }
+}
 
 /// Announces each trace id when first seen (so a `fetch_roots` can start fetching), and sends
 /// the finished groups once the input ends: only then is a trace known to be complete.
-pub(crate) async fn run(
+async fn run(
     aggregates: IndexMap<String, Aggregate>,
     mut inbox: mpsc::Receiver<Msg>,
     outputs: Outputs,

@@ -2,26 +2,31 @@
 //! task (a sink a blocking one), joined to its neighbours by bounded channels so a slow
 //! consumer slows its producers (backpressure). `topology` wires them.
 
-pub(crate) mod fetch_roots;
-pub(crate) mod filter;
-pub(crate) mod flatten;
+pub mod fetch_roots;
+pub mod filter;
+pub mod flatten;
 pub mod group;
-pub(crate) mod group_by_trace;
+pub mod group_by_trace;
 pub mod progress;
-pub(crate) mod query_runs;
+pub mod query_runs;
 pub mod rows;
 pub(crate) mod sink;
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use serde_json::Value;
 use tokio::sync::mpsc;
+
+use crate::langsmith::RunsQuery;
+use crate::located::Checks;
+use crate::model::Run;
+use crate::source::Source;
+use progress::StageCounter;
 
 pub use group::Group;
 pub use progress::Progress;
-
-use chrono::{DateTime, Utc};
-
-use crate::model::Run;
 
 /// A window owns the traces whose root started in it, so that a trace spanning a window
 /// boundary becomes one row, not one per window. Query stages that feed a `group_by_trace`
@@ -105,4 +110,260 @@ async fn send(outputs: &Outputs, msg: Msg) -> anyhow::Result<()> {
         tx.send(msg.clone()).await.map_err(|_| DownstreamStopped)?;
     }
     Ok(())
+}
+
+/// What flows on an edge of the graph, for checking that edges make sense.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Runs,
+    Groups,
+    Rows,
+}
+
+impl Flow {
+    pub fn name(self) -> &'static str {
+        match self {
+            Flow::Runs => "runs",
+            Flow::Groups => "trace groups",
+            Flow::Rows => "rows",
+        }
+    }
+}
+
+/// Everything a stage may need when it starts; each kind takes what it uses.
+pub struct Start {
+    pub source: Source,
+    /// What reaches it (closed at once for a stage without inputs).
+    pub inbox: mpsc::Receiver<Msg>,
+    pub outputs: Outputs,
+    pub report: StageReport,
+    pub counter: Arc<StageCounter>,
+    /// For a query stage: its planned query, project ids resolved, and whether to split it.
+    pub query: Option<(RunsQuery, bool)>,
+    /// For a windowed load: which traces the window owns.
+    pub scope: Option<TraceScope>,
+    /// The pipeline's project ids.
+    pub projects: Vec<String>,
+    /// What the stages it feeds read from its output runs.
+    pub select: Vec<String>,
+}
+
+/// A stage kind. Its module holds its settings (the `[stages.<id>]` table), their checks,
+/// what it consumes and produces, and how it starts; one line of [`stage_kinds!`] registers
+/// it, and the compiler finds every place that must know it.
+pub trait StageKind: std::fmt::Debug + Clone + PartialEq + Send + Sync + Sized + 'static {
+    /// Its `type` in a pipeline file.
+    const KIND: &'static str;
+    /// The table, as serde reads it.
+    type Settings: serde::de::DeserializeOwned;
+    /// Checks the settings and resolves them into the stage as it will run (filters parsed,
+    /// aggregates and columns compiled, times typed); each problem goes to `cx`.
+    fn resolve(settings: Self::Settings, cx: &mut Checks) -> Option<Self>;
+    /// Its table's JSON Schema first, then the shapes it refers to (`$defs` names).
+    fn schema() -> Vec<(&'static str, Value)>;
+    fn inputs(&self) -> &[String];
+    /// Whether it makes runs from nothing (and so takes no inputs).
+    fn is_source(&self) -> bool {
+        false
+    }
+    fn produces(&self) -> Flow;
+    fn accepts(&self, flow: Flow) -> bool;
+    /// Whether its output runs are its input runs, so what its consumers read is read from
+    /// its inputs too.
+    fn passes_runs_through(&self) -> bool {
+        false
+    }
+    /// Whether it works per trace (so a windowed load must give it whole traces).
+    fn needs_traces(&self) -> bool {
+        false
+    }
+    /// Run fields it reads from its input runs (they decide what queries `select`).
+    fn reads(&self) -> Vec<&'static str>;
+    /// What its output items are, for progress lines.
+    fn unit(&self) -> &'static str;
+    fn start(&self, start: Start) -> BoxFuture<'static, anyhow::Result<StageReport>>;
+}
+
+/// The object-safe part of [`StageKind`], so [`Stage`] can hand out any kind.
+trait AnyStage {
+    fn kind(&self) -> &'static str;
+    fn inputs(&self) -> &[String];
+    fn is_source(&self) -> bool;
+    fn produces(&self) -> Flow;
+    fn accepts(&self, flow: Flow) -> bool;
+    fn passes_runs_through(&self) -> bool;
+    fn needs_traces(&self) -> bool;
+    fn reads(&self) -> Vec<&'static str>;
+    fn unit(&self) -> &'static str;
+    fn start(&self, start: Start) -> BoxFuture<'static, anyhow::Result<StageReport>>;
+}
+
+impl<T: StageKind> AnyStage for T {
+    fn kind(&self) -> &'static str {
+        T::KIND
+    }
+    fn inputs(&self) -> &[String] {
+        StageKind::inputs(self)
+    }
+    fn is_source(&self) -> bool {
+        StageKind::is_source(self)
+    }
+    fn produces(&self) -> Flow {
+        StageKind::produces(self)
+    }
+    fn accepts(&self, flow: Flow) -> bool {
+        StageKind::accepts(self, flow)
+    }
+    fn passes_runs_through(&self) -> bool {
+        StageKind::passes_runs_through(self)
+    }
+    fn needs_traces(&self) -> bool {
+        StageKind::needs_traces(self)
+    }
+    fn reads(&self) -> Vec<&'static str> {
+        StageKind::reads(self)
+    }
+    fn unit(&self) -> &'static str {
+        StageKind::unit(self)
+    }
+    fn start(&self, start: Start) -> BoxFuture<'static, anyhow::Result<StageReport>> {
+        StageKind::start(self, start)
+    }
+}
+
+/// Declares [`Stage`], one variant per registered kind, and what needs every kind.
+macro_rules! stage_kinds {
+    ($($variant:ident => $module:ident :: $ty:ident),* $(,)?) => {
+        /// A stage of a pipeline, resolved: one variant per kind.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum Stage {
+            $($variant($module::$ty)),*
+        }
+
+        /// The `type` of every stage kind.
+        pub const STAGE_TYPES: &[&str] = &[$(<$module::$ty as StageKind>::KIND),*];
+
+        impl Stage {
+            /// Reads and checks one `[stages.<id>]` table whose `type` is `kind`: `None` for
+            /// a kind nobody registered, `Some(None)` when the table has errors (in `cx`).
+            pub fn resolve(kind: &str, cx: &mut Checks) -> Option<Option<Stage>> {
+                $(if kind == <$module::$ty as StageKind>::KIND {
+                    let settings = cx.typed::<<$module::$ty as StageKind>::Settings>();
+                    return Some(settings
+                        .and_then(|s| <$module::$ty as StageKind>::resolve(s, cx))
+                        .map(Stage::$variant));
+                })*
+                None
+            }
+
+            /// The keys a table of type `kind` accepts.
+            pub fn keys(kind: &str) -> Option<&'static [&'static str]> {
+                $(if kind == <$module::$ty as StageKind>::KIND {
+                    return Some(crate::located::fields_of::<<$module::$ty as StageKind>::Settings>());
+                })*
+                None
+            }
+
+            /// Every kind's JSON Schema pieces, as `$defs` entries.
+            pub fn schemas() -> Vec<(&'static str, Value)> {
+                let mut out = vec![];
+                $(out.extend(<$module::$ty as StageKind>::schema());)*
+                out
+            }
+
+            fn any(&self) -> &dyn AnyStage {
+                match self {
+                    $(Stage::$variant(s) => s),*
+                }
+            }
+        }
+    };
+}
+
+// The registry: a new stage kind is its module plus one line here.
+stage_kinds! {
+    QueryRuns => query_runs::QueryRuns,
+    GroupByTrace => group_by_trace::GroupByTrace,
+    FetchRoots => fetch_roots::FetchRoots,
+    Flatten => flatten::Flatten,
+    Filter => filter::Filter,
+}
+
+impl Stage {
+    pub fn kind(&self) -> &'static str {
+        self.any().kind()
+    }
+    pub fn inputs(&self) -> &[String] {
+        self.any().inputs()
+    }
+    pub fn is_source(&self) -> bool {
+        self.any().is_source()
+    }
+    pub fn produces(&self) -> Flow {
+        self.any().produces()
+    }
+    pub fn accepts(&self, flow: Flow) -> bool {
+        self.any().accepts(flow)
+    }
+    pub fn passes_runs_through(&self) -> bool {
+        self.any().passes_runs_through()
+    }
+    pub fn needs_traces(&self) -> bool {
+        self.any().needs_traces()
+    }
+    pub fn reads(&self) -> Vec<&'static str> {
+        self.any().reads()
+    }
+    pub fn unit(&self) -> &'static str {
+        self.any().unit()
+    }
+    pub fn start(&self, start: Start) -> BoxFuture<'static, anyhow::Result<StageReport>> {
+        self.any().start(start)
+    }
+}
+
+/// A `select` list's names must be LangSmith run fields.
+fn check_select(select: Option<&[String]>, cx: &mut Checks) -> bool {
+    let mut ok = true;
+    for name in select.unwrap_or_default() {
+        if !crate::model::paths::SELECTABLE.contains(&name.as_str()) {
+            cx.error("select", format!("{name:?} is not a LangSmith run field"));
+            ok = false;
+        }
+    }
+    ok
+}
+
+/// LangSmith fields a filter reads.
+pub(crate) fn filter_reads(expr: &crate::filter::Expr) -> Vec<&'static str> {
+    let mut out = vec![];
+    if expr.uses_search() {
+        out.extend(["name", "error", "inputs", "outputs", "tags", "extra"]);
+    }
+    for f in expr.fields() {
+        out.extend(match f {
+            crate::filter::Field::Latency => &["start_time", "end_time"][..],
+            crate::filter::Field::MetadataKey
+            | crate::filter::Field::MetadataValue
+            | crate::filter::Field::Metadata => &["extra"],
+            crate::filter::Field::InputKey
+            | crate::filter::Field::InputValue
+            | crate::filter::Field::Inputs => &["inputs"],
+            crate::filter::Field::OutputKey
+            | crate::filter::Field::OutputValue
+            | crate::filter::Field::Outputs => &["outputs"],
+            crate::filter::Field::FeedbackKey | crate::filter::Field::FeedbackScore => {
+                &["feedback_stats"]
+            }
+            crate::filter::Field::IsRoot => &["parent_run_id"],
+            crate::filter::Field::ExecutionOrder => &[],
+            other => std::slice::from_ref(
+                crate::model::fields::V1_SELECTABLE
+                    .iter()
+                    .find(|s| **s == other.name())
+                    .unwrap_or(&"id"),
+            ),
+        });
+    }
+    out
 }

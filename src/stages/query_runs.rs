@@ -1,17 +1,275 @@
-//! The `query_runs` stage: pages of a LangSmith runs query, as they arrive.
+//! `type = "query_runs"`: every `list_runs` argument; pages of a runs query, as they arrive.
 
 use std::sync::Arc;
 
 use anyhow::Context;
-use futures::StreamExt;
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
+use serde::Deserialize;
+use serde_json::{Value, json};
 
 use super::progress::StageCounter;
-use super::{Msg, Outputs, Record, StageReport, TraceScope, send};
-use crate::langsmith::RunsQuery;
+use super::{Flow, Msg, Outputs, Record, StageKind, StageReport, Start, TraceScope, send};
+use crate::langsmith::{Order, RunsQuery};
+use crate::located::Checks;
+use crate::located::schema::{boolean, kind, one_of_strings, select, string, string_list, table};
+use crate::located::variants_of;
+use crate::model::durations::TimeSpec;
+use crate::model::fields::RUN_TYPES;
 use crate::source::Source;
 
+/// The table as written.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Overrides `[source].project`; several projects are a list.
+    pub project: Option<ProjectList>,
+    pub run_type: Option<String>,
+    pub is_root: Option<bool>,
+    pub error: Option<bool>,
+    /// A duration before now ("30d", "12h") or a timestamp.
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub filter: Option<String>,
+    pub trace_filter: Option<String>,
+    pub tree_filter: Option<String>,
+    /// Fields to fetch; derived from what downstream stages read when omitted.
+    pub select: Option<Vec<String>>,
+    pub order: Option<Order>,
+    pub ids: Option<Vec<String>>,
+    pub trace: Option<String>,
+    pub parent_run: Option<String>,
+    pub split_windows: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum ProjectList {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl ProjectList {
+    pub fn names(&self) -> Vec<String> {
+        match self {
+            ProjectList::One(p) => vec![p.clone()],
+            ProjectList::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// A query_runs stage: filters checked, times typed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryRuns {
+    pub projects: Option<Vec<String>>,
+    pub since: Option<TimeSpec>,
+    pub until: Option<TimeSpec>,
+    pub split_windows: Option<bool>,
+    pub select: Option<Vec<String>>,
+    /// Every other argument, as LangSmith takes it (filters are sent as written).
+    settings: Settings,
+}
+
+/// What a query stage's plan depends on beyond its own settings.
+pub struct PlanContext<'a> {
+    pub id: &'a str,
+    pub now: DateTime<Utc>,
+    /// `--project`, `--since`, `--until`.
+    pub project: Option<&'a str>,
+    pub since: Option<TimeSpec>,
+    pub until: Option<TimeSpec>,
+    /// `[source]`'s project and `split_windows`.
+    pub default_project: Option<&'a str>,
+    pub split_windows: Option<bool>,
+    /// What downstream stages read (used when the stage names no `select`).
+    pub derived_select: Vec<String>,
+}
+
+/// The query a `query_runs` stage will issue, its project names and whether to split it.
+#[derive(Debug, Clone)]
+pub struct PlannedQuery {
+    pub query: RunsQuery,
+    pub projects: Vec<String>,
+    pub split: bool,
+}
+
+impl QueryRuns {
+    /// The stage's bounds, with "now" fixed.
+    pub fn bounds(&self, now: DateTime<Utc>) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+        (self.since.map(|t| t.at(now)), self.until.map(|t| t.at(now)))
+    }
+
+    /// The query this stage issues in `cx`.
+    pub fn plan(&self, cx: &PlanContext) -> anyhow::Result<PlannedQuery> {
+        let projects = match (cx.project, &self.projects, cx.default_project) {
+            (Some(o), _, _) => vec![o.to_string()],
+            (None, Some(list), _) => list.clone(),
+            (None, None, Some(s)) => vec![s.to_string()],
+            (None, None, None) => match std::env::var("LANGSMITH_PROJECT")
+                .ok()
+                .filter(|s| !s.is_empty())
+            {
+                Some(env) => vec![env],
+                None => crate::usage_bail!(
+                    "stage {:?}: no project: set project in [source], or LANGSMITH_PROJECT, or pass --project",
+                    cx.id
+                ),
+            },
+        };
+        let s = &self.settings;
+        let query = RunsQuery {
+            projects: vec![],
+            run_type: s.run_type.clone(),
+            is_root: s.is_root,
+            error: s.error,
+            start_time: cx.since.or(self.since).map(|t| t.at(cx.now)),
+            end_time: cx.until.or(self.until).map(|t| t.at(cx.now)),
+            ids: s.ids.clone(),
+            trace: s.trace.clone(),
+            parent_run: s.parent_run.clone(),
+            filter: s.filter.clone(),
+            trace_filter: s.trace_filter.clone(),
+            tree_filter: s.tree_filter.clone(),
+            select: self
+                .select
+                .clone()
+                .unwrap_or_else(|| cx.derived_select.clone()),
+            order: s.order,
+        };
+        Ok(PlannedQuery {
+            query,
+            projects,
+            split: self.split_windows.or(cx.split_windows).unwrap_or(true),
+        })
+    }
+}
+
+impl StageKind for QueryRuns {
+    const KIND: &'static str = "query_runs";
+    type Settings = Settings;
+
+    fn resolve(s: Settings, cx: &mut Checks) -> Option<QueryRuns> {
+        let failed_before = cx.errors.len();
+        for (field, text) in [
+            ("filter", &s.filter),
+            ("trace_filter", &s.trace_filter),
+            ("tree_filter", &s.tree_filter),
+        ] {
+            if let Some(text) = text {
+                cx.filter(field, text);
+            }
+        }
+        let mut time = |field: &str, text: &Option<String>| {
+            text.as_deref().and_then(|t| match TimeSpec::parse(t) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    cx.error(field, e);
+                    None
+                }
+            })
+        };
+        let since = time("since", &s.since);
+        let until = time("until", &s.until);
+        if let Some(t) = &s.run_type
+            && !RUN_TYPES.contains(&t.as_str())
+        {
+            cx.error(
+                "run_type",
+                format!(
+                    "unknown run type {t:?}; expected one of {}",
+                    RUN_TYPES.join(", ")
+                ),
+            );
+        }
+        super::check_select(s.select.as_deref(), cx);
+        (cx.errors.len() == failed_before).then(|| QueryRuns {
+            projects: s.project.as_ref().map(ProjectList::names),
+            since,
+            until,
+            split_windows: s.split_windows,
+            select: s.select.clone(),
+            settings: s,
+        })
+    }
+
+    fn schema() -> Vec<(&'static str, Value)> {
+        vec![(
+            Self::KIND,
+            table(
+                "Lists runs, like the SDK's list_runs (every argument).",
+                json!({
+                    "type": kind(Self::KIND, "Lists runs from LangSmith."),
+                    "project": {
+                        "description": "Project name or names, overriding [source].project.",
+                        "oneOf": [{ "type": "string" }, { "type": "array", "items": { "type": "string" }, "minItems": 1 }],
+                    },
+                    "run_type": one_of_strings(RUN_TYPES, "Only runs of this type."),
+                    "is_root": boolean("Only root runs (true) or only child runs (false)."),
+                    "error": boolean("Only failed runs (true) or only successful ones (false)."),
+                    "since": string("Start of the window: a duration before now (\"30d\", \"12h\") or a timestamp."),
+                    "until": string("End of the window: a duration before now or a timestamp."),
+                    "filter": string("LangSmith filter on the runs, e.g. and(eq(name, \"x\"), gt(latency, 5))."),
+                    "trace_filter": string("Filter on each run's root run."),
+                    "tree_filter": string("Filter on any run of each run's trace."),
+                    "select": select("Fields to fetch; derived from what downstream stages read when omitted."),
+                    "order": one_of_strings(variants_of::<Order>(), "Order by start time."),
+                    "ids": string_list("Only these run ids."),
+                    "trace": string("Only runs of this trace id."),
+                    "parent_run": string("Only children of this run id."),
+                    "split_windows": boolean("Overrides [source].split_windows for this stage."),
+                }),
+                &["type"],
+            ),
+        )]
+    }
+
+    fn inputs(&self) -> &[String] {
+        &[]
+    }
+
+    fn is_source(&self) -> bool {
+        true
+    }
+
+    fn produces(&self) -> Flow {
+        Flow::Runs
+    }
+
+    fn accepts(&self, _flow: Flow) -> bool {
+        false
+    }
+
+    fn reads(&self) -> Vec<&'static str> {
+        vec![]
+    }
+
+    fn unit(&self) -> &'static str {
+        "runs"
+    }
+
+    fn start(&self, start: Start) -> BoxFuture<'static, anyhow::Result<StageReport>> {
+        let Some((query, split)) = start.query else {
+            let id = start.report.id.clone();
+            return async move { anyhow::bail!("stage {id:?}: no query was planned") }.boxed();
+        };
+        run(
+            start.source,
+            query,
+            split,
+            start.scope,
+            start.outputs,
+            start.report,
+            start.counter,
+        )
+        .boxed()
+    }
+}
+
 /// Sends each page on as it arrives; with a `scope`, only the runs of traces the window owns.
-pub(crate) async fn run(
+async fn run(
     source: Source,
     query: RunsQuery,
     split: bool,

@@ -5,7 +5,6 @@ use std::borrow::Cow;
 use serde_json::Value;
 
 use super::Record;
-use crate::config::{ColumnConfig, ExpandConfig};
 use crate::flatten::Cell;
 use crate::model::paths::{ColumnSource, ExpandSource, RunPath, json_cell};
 
@@ -45,27 +44,19 @@ pub struct RowSpec {
 }
 
 impl RowSpec {
-    pub fn new(columns: &[ColumnConfig], expand: &[ExpandConfig]) -> RowSpec {
-        let mut cols: Vec<(String, ColumnSource)> = columns
-            .iter()
-            .map(|c| {
-                (
-                    c.name.clone(),
-                    ColumnSource::parse(&c.from).expect("validated"),
-                )
-            })
-            .collect();
-        if cols.is_empty() && expand.is_empty() {
-            cols = DEFAULT_COLUMNS
-                .iter()
-                .map(|c| (c.to_string(), ColumnSource::parse(c).expect("known")))
-                .collect();
+    /// A spec from compiled columns and expansions (`None` prefix: the source's default);
+    /// with neither, the default columns.
+    pub fn new(
+        columns: Vec<(String, ColumnSource)>,
+        expand: Vec<(ExpandSource, Option<String>)>,
+    ) -> RowSpec {
+        if columns.is_empty() && expand.is_empty() {
+            return RowSpec::default_spec();
         }
         let expand = expand
-            .iter()
-            .map(|x| {
-                let source = ExpandSource::parse(&x.from, x.stat.as_deref()).expect("validated");
-                let prefix = x.prefix.clone().unwrap_or_else(|| match &source {
+            .into_iter()
+            .map(|(source, prefix)| {
+                let prefix = prefix.unwrap_or_else(|| match &source {
                     ExpandSource::Feedback(_) => "feedback.".into(),
                     ExpandSource::Group => String::new(),
                     ExpandSource::Run(p) => format!("{}.", p.field),
@@ -73,14 +64,17 @@ impl RowSpec {
                 (source, prefix)
             })
             .collect();
-        RowSpec {
-            columns: cols,
-            expand,
-        }
+        RowSpec { columns, expand }
     }
 
     pub fn default_spec() -> RowSpec {
-        RowSpec::new(&[], &[])
+        RowSpec {
+            columns: DEFAULT_COLUMNS
+                .iter()
+                .filter_map(|c| Some((c.to_string(), ColumnSource::parse(c).ok()?)))
+                .collect(),
+            expand: vec![],
+        }
     }
 
     /// The fixed columns, in order (expanded ones follow as they appear).

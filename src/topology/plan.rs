@@ -1,5 +1,5 @@
-//! What a pipeline will ask of LangSmith, before anything runs: each `query_runs` stage's
-//! query, and the fields (`select`) its consumers read. `runlake plan` prints the same.
+//! What a pipeline will ask of its source, before anything runs: each query stage's query,
+//! and the fields (`select`) its consumers read. `runlake plan` prints the same.
 
 use std::collections::HashSet;
 
@@ -7,124 +7,56 @@ use chrono::Utc;
 use indexmap::IndexMap;
 
 use super::RunOptions;
-use crate::config::{Pipeline, StageConfig, window};
-use crate::filter::Field;
-use crate::langsmith::RunsQuery;
-use crate::stages::group::Aggregate;
+use crate::config::{Pipeline, Stage};
+use crate::model::durations::TimeSpec;
+pub use crate::stages::query_runs::{PlanContext, PlannedQuery};
 use crate::stages::rows::RowSpec;
 
-/// Whether `id`'s runs reach a `group_by_trace` or `fetch_roots`, directly or through filters.
+/// Whether `id`'s runs reach a stage that works per trace, directly or through stages that
+/// pass runs through.
 pub(super) fn feeds_trace_grouping(p: &Pipeline, id: &str) -> bool {
     p.stages.iter().any(|(cid, stage)| {
         stage.inputs().iter().any(|i| i == id)
-            && match stage {
-                StageConfig::GroupByTrace(_) | StageConfig::FetchRoots(_) => true,
-                StageConfig::Filter(_) => feeds_trace_grouping(p, cid),
-                StageConfig::QueryRuns(_) | StageConfig::Flatten(_) => false,
-            }
+            && (stage.needs_traces()
+                || (stage.passes_runs_through() && feeds_trace_grouping(p, cid)))
     })
 }
 
-/// The query a `query_runs` stage will issue, its project names and whether to split it.
-#[derive(Debug, Clone)]
-pub struct PlannedQuery {
-    pub query: RunsQuery,
-    pub projects: Vec<String>,
-    pub split: bool,
-}
-
-/// The query each `query_runs` stage will issue (projects still as names).
+/// The query each query stage will issue (projects still as names).
 pub fn plan_queries(
     p: &Pipeline,
     opts: &RunOptions,
 ) -> anyhow::Result<IndexMap<String, PlannedQuery>> {
     let now = opts.now.unwrap_or_else(Utc::now);
+    let time = |s: &Option<String>| {
+        s.as_deref()
+            .map(|t| TimeSpec::parse(t).map_err(crate::usage::UsageError))
+            .transpose()
+    };
+    let since: Option<TimeSpec> = time(&opts.since)?;
+    let until: Option<TimeSpec> = time(&opts.until)?;
     let mut out = IndexMap::new();
     for (id, stage) in &p.stages {
-        let StageConfig::QueryRuns(q) = stage else {
+        let Stage::QueryRuns(q) = stage else {
             continue;
         };
-        let projects = match (&opts.project, &q.project, &p.source.project) {
-            (Some(o), _, _) => vec![o.clone()],
-            (None, Some(list), _) => list.names(),
-            (None, None, Some(s)) => vec![s.clone()],
-            (None, None, None) => match std::env::var("LANGSMITH_PROJECT")
-                .ok()
-                .filter(|s| !s.is_empty())
-            {
-                Some(env) => vec![env],
-                None => crate::usage_bail!(
-                    "stage {id:?}: no project: set project in [source], or LANGSMITH_PROJECT, or pass --project"
-                ),
-            },
+        let cx = PlanContext {
+            id,
+            now,
+            project: opts.project.as_deref(),
+            since,
+            until,
+            default_project: p.source.project.as_deref(),
+            split_windows: p.source.split_windows,
+            derived_select: derive_select(p, id, &["trace_id", "start_time"]),
         };
-        let time = |s: &Option<String>| {
-            s.as_deref()
-                .map(|t| window::parse_time_or_duration(t, now).map_err(anyhow::Error::msg))
-                .transpose()
-        };
-        let since = time(&opts.since.clone().or(q.since.clone()))?;
-        let until = time(&opts.until.clone().or(q.until.clone()))?;
-        let select = match &q.select {
-            Some(s) => s.clone(),
-            None => derive_select(p, id, &["trace_id", "start_time"]),
-        };
-        let query = RunsQuery {
-            projects: vec![],
-            run_type: q.run_type.clone(),
-            is_root: q.is_root,
-            error: q.error,
-            start_time: since,
-            end_time: until,
-            ids: q.ids.clone(),
-            trace: q.trace.clone(),
-            parent_run: q.parent_run.clone(),
-            filter: q.filter.clone(),
-            trace_filter: q.trace_filter.clone(),
-            tree_filter: q.tree_filter.clone(),
-            select,
-            order: q.order,
-        };
-        let split = q.split_windows.or(p.source.split_windows).unwrap_or(true);
-        out.insert(
-            id.clone(),
-            PlannedQuery {
-                query,
-                projects,
-                split,
-            },
-        );
+        out.insert(id.clone(), q.plan(&cx)?);
     }
     Ok(out)
 }
 
-/// LangSmith fields a filter reads.
-fn filter_selects(expr: &crate::filter::Expr) -> Vec<&'static str> {
-    let mut out = vec![];
-    if expr.uses_search() {
-        out.extend(["name", "error", "inputs", "outputs", "tags", "extra"]);
-    }
-    for f in expr.fields() {
-        out.extend(match f {
-            Field::Latency => &["start_time", "end_time"][..],
-            Field::MetadataKey | Field::MetadataValue | Field::Metadata => &["extra"],
-            Field::InputKey | Field::InputValue | Field::Inputs => &["inputs"],
-            Field::OutputKey | Field::OutputValue | Field::Outputs => &["outputs"],
-            Field::FeedbackKey | Field::FeedbackScore => &["feedback_stats"],
-            Field::IsRoot => &["parent_run_id"],
-            Field::ExecutionOrder => &[],
-            other => std::slice::from_ref(
-                crate::langsmith::fields::V1_SELECTABLE
-                    .iter()
-                    .find(|s| **s == other.name())
-                    .unwrap_or(&"id"),
-            ),
-        });
-    }
-    out
-}
-
-/// What the components fed (directly or through filters) by `id` read from its runs.
+/// What the components fed (directly or through stages that pass runs through) by `id`
+/// read from its runs.
 pub fn derive_select(p: &Pipeline, id: &str, base: &[&'static str]) -> Vec<String> {
     let mut fields: Vec<&'static str> = base.to_vec();
     let mut stack = vec![id.to_string()];
@@ -137,26 +69,9 @@ pub fn derive_select(p: &Pipeline, id: &str, base: &[&'static str]) -> Vec<Strin
             if !stage.inputs().contains(&producer) {
                 continue;
             }
-            match stage {
-                StageConfig::Filter(f) => {
-                    fields.extend(filter_selects(
-                        &crate::filter::parse(&f.filter).expect("validated"),
-                    ));
-                    stack.push(cid.clone());
-                }
-                StageConfig::GroupByTrace(g) => {
-                    fields.push("trace_id");
-                    for (name, a) in &g.aggregate {
-                        if let Some(path) = Aggregate::compile(name, a).path() {
-                            fields.extend(path.selects());
-                        }
-                    }
-                }
-                StageConfig::Flatten(f) => {
-                    fields.extend(RowSpec::new(&f.columns, &f.expand).selects())
-                }
-                StageConfig::FetchRoots(_) => fields.push("trace_id"),
-                StageConfig::QueryRuns(_) => {}
+            fields.extend(stage.reads());
+            if stage.passes_runs_through() {
+                stack.push(cid.clone());
             }
         }
         if p.sinks.values().any(|s| s.inputs.contains(&producer)) {

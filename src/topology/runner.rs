@@ -12,16 +12,11 @@ use tokio::sync::mpsc;
 
 use super::outputs::{file_metadata, sink_options};
 use super::plan::{PlannedQuery, derive_select, feeds_trace_grouping, plan_queries};
-use crate::config::{Pipeline, StageConfig};
+use crate::config::Pipeline;
 use crate::langsmith::{RunsQuery, StatsSnapshot};
 use crate::sink::{Format, PartitionKey, SinkReport};
 use crate::source::Source;
-use crate::stages::group::Aggregate;
-use crate::stages::rows::RowSpec;
-use crate::stages::{
-    DownstreamStopped, Msg, Outputs, StageReport, TraceScope, fetch_roots, filter, flatten,
-    group_by_trace, query_runs, sink,
-};
+use crate::stages::{DownstreamStopped, Msg, Outputs, StageReport, Start, TraceScope, sink};
 
 /// Command-line overrides for one run.
 #[derive(Debug, Clone, Default)]
@@ -82,13 +77,13 @@ pub async fn run_pipeline(
         }
     }
 
-    // One inbox per consuming component; producers hold a sender per consumer.
+    // One inbox per component; producers hold a sender per consumer. A stage without
+    // inputs gets an inbox nobody sends to.
     let mut inboxes: HashMap<String, mpsc::Receiver<Msg>> = HashMap::new();
     let mut senders: HashMap<String, mpsc::Sender<Msg>> = HashMap::new();
     let consumers: Vec<(&String, &[String])> = p
         .stages
         .iter()
-        .filter(|(_, s)| !matches!(s, StageConfig::QueryRuns(_)))
         .map(|(id, s)| (id, s.inputs()))
         .chain(p.sinks.iter().map(|(id, s)| (id, s.inputs.as_slice())))
         .collect();
@@ -119,93 +114,47 @@ pub async fn run_pipeline(
             items_out: 0,
         };
         let counter = opts.progress.stage(id, stage.kind(), stage.unit());
-        let mut inbox = || inboxes.remove(id).expect("inbox");
-        match stage {
-            StageConfig::QueryRuns(_) => {
-                let PlannedQuery {
-                    query,
-                    projects,
-                    split,
-                } = queries[id].clone();
-                let mut query = RunsQuery {
-                    projects: projects.iter().map(|n| resolved[n].clone()).collect(),
-                    ..query
-                };
-                let scope = opts.trace_scope.filter(|_| feeds_trace_grouping(p, id));
-                if let Some(scope) = scope {
-                    query.end_time = Some(scope.query_until);
-                    if !query.select.iter().any(|f| f == "dotted_order") {
-                        query.select.push("dotted_order".into());
-                    }
-                }
-                tasks.spawn(query_runs::run(
-                    source.clone(),
-                    query,
-                    split,
-                    scope,
-                    outputs,
-                    report,
-                    counter,
-                ));
-            }
-            StageConfig::Filter(f) => {
-                let expr = crate::filter::parse(&f.filter).expect("validated");
-                tasks.spawn(filter::run(expr, inbox(), outputs, report, counter));
-            }
-            StageConfig::GroupByTrace(g) => {
-                let aggregates: IndexMap<String, Aggregate> = g
-                    .aggregate
+        let Some(inbox) = inboxes.remove(id) else {
+            anyhow::bail!("stage {id:?} appears twice in the graph");
+        };
+        // A query stage's planned query, its projects resolved; a windowed load fetches child
+        // runs of the traces it owns up to the window's margin.
+        let scope = opts
+            .trace_scope
+            .filter(|_| stage.is_source() && feeds_trace_grouping(p, id));
+        let query = queries.get(id).map(|planned| {
+            let mut query = RunsQuery {
+                projects: planned
+                    .projects
                     .iter()
-                    .map(|(n, a)| (n.clone(), Aggregate::compile(n, a)))
-                    .collect();
-                tasks.spawn(group_by_trace::run(
-                    aggregates,
-                    inbox(),
-                    outputs,
-                    report,
-                    counter,
-                ));
+                    .map(|n| resolved[n].clone())
+                    .collect(),
+                ..planned.query.clone()
+            };
+            if let Some(scope) = scope {
+                query.end_time = Some(scope.query_until);
+                if !query.select.iter().any(|f| f == "dotted_order") {
+                    query.select.push("dotted_order".into());
+                }
             }
-            StageConfig::FetchRoots(f) => {
-                let select = match &f.select {
-                    Some(s) => s.clone(),
-                    None => derive_select(p, id, &["trace_id"]),
-                };
-                let base = RunsQuery {
-                    projects: resolved.values().cloned().collect(),
-                    select,
-                    ..Default::default()
-                };
-                let batch = f.batch_size;
-                tasks.spawn(fetch_roots::run(
-                    source.clone(),
-                    base,
-                    batch,
-                    inbox(),
-                    outputs,
-                    report,
-                    counter,
-                ));
-            }
-            StageConfig::Flatten(f) => {
-                let spec = RowSpec::new(&f.columns, &f.expand);
-                let batch_rows = f
-                    .batch_rows
-                    .unwrap_or(crate::sink::defaults::BATCH_ROWS)
-                    .max(1);
-                tasks.spawn(flatten::run(
-                    spec,
-                    batch_rows,
-                    inbox(),
-                    outputs,
-                    report,
-                    counter,
-                ));
-            }
-        }
+            (query, planned.split)
+        });
+        tasks.spawn(stage.start(Start {
+            source: source.clone(),
+            inbox,
+            outputs,
+            report,
+            counter,
+            query,
+            scope,
+            projects: resolved.values().cloned().collect(),
+            select: derive_select(p, id, &["trace_id"]),
+        }));
     }
     for (id, sink) in &p.sinks {
-        let inbox = inboxes.remove(id).expect("inbox");
+        let Some(inbox) = inboxes.remove(id) else {
+            anyhow::bail!("sink {id:?} appears twice in the graph");
+        };
         let options = sink_options(id, sink, opts, &metadata)?;
         let counter = opts.progress.stage(id, "sink", "rows written");
         let id = id.clone();
