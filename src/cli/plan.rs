@@ -91,9 +91,11 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
     }
     println!(
         "load: windows of {}, lag {}, trace margin {}",
-        p.load.window.as_deref().unwrap_or("the whole range"),
-        p.load.lag.as_deref().unwrap_or("0s"),
-        p.load.trace_margin.as_deref().unwrap_or("1h")
+        p.load
+            .window
+            .map_or("the whole range".into(), |s| s.to_string()),
+        p.load.lag.map_or("0s".into(), |s| s.to_string()),
+        p.load.trace_margin.map_or("1h".into(), |s| s.to_string())
     );
     let options = RunOptions {
         project: args.scope.project,

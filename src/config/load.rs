@@ -13,7 +13,7 @@ use super::interpolate;
 use super::model::*;
 use super::validate::{check_graph, check_id, check_sink};
 use crate::langsmith::ApiChoice;
-use crate::located::{Checks, span_of, typed};
+use crate::located::{Checks, typed};
 use crate::located::{ConfigError, ConfigErrors, Locator};
 
 type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -121,21 +121,6 @@ pub fn parse_with<'a>(
             }
             "load" => {
                 if let Some(l) = typed::<LoadConfig>(value, "load", &loc, &mut errors) {
-                    for (k, v) in [
-                        ("window", &l.window),
-                        ("lag", &l.lag),
-                        ("trace_margin", &l.trace_margin),
-                    ] {
-                        if let Some(d) = v
-                            && super::window::parse_duration(d).is_none()
-                        {
-                            errors.push(loc.at(
-                                span_of(value, k).unwrap_or(span.start),
-                                format!("load.{k}"),
-                                format!("{d:?} is not a duration; expected e.g. \"1d\", \"6h\", \"30m\""),
-                            ));
-                        }
-                    }
                     load = l;
                 }
             }

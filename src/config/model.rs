@@ -4,6 +4,7 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 
 use crate::langsmith::{ApiChoice, Pacing};
+use crate::model::durations::Span;
 pub use crate::stages::{Flow, STAGE_TYPES, Stage};
 
 /// `[source]`: where runs come from. Unset values fall back to the environment
@@ -117,13 +118,13 @@ impl SinkKind {
 pub struct LoadConfig {
     /// Window size ("1d", "6h"): long ranges are loaded and committed window by window, so
     /// a crash resumes at the first unfinished one. Unset: one window per run.
-    pub window: Option<String>,
+    pub window: Option<Span>,
     /// An incremental run stops this long before now, leaving time for late runs to be
     /// ingested and finished (default "0s").
-    pub lag: Option<String>,
+    pub lag: Option<Span>,
     /// How long a trace may last: windows own the traces whose root started in them, and
     /// fetch child runs up to this long after their end (default "1h").
-    pub trace_margin: Option<String>,
+    pub trace_margin: Option<Span>,
 }
 
 impl SinkKind {

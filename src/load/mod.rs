@@ -175,15 +175,6 @@ fn roots(p: &Pipeline, output: Option<&str>) -> anyhow::Result<IndexMap<String, 
         .collect()
 }
 
-fn duration(s: &Option<String>, key: &str) -> anyhow::Result<Option<TimeDelta>> {
-    s.as_deref()
-        .map(|d| {
-            durations::parse_duration(d)
-                .with_context(|| format!("[load] {key}: bad duration {d:?}"))
-        })
-        .transpose()
-}
-
 /// An optional start and end.
 type Range = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
@@ -236,9 +227,9 @@ pub async fn run(p: &Pipeline, source: Source, opts: &LoadOptions) -> anyhow::Re
     if opts.output.as_deref() == Some("-") {
         return run_to_stdout(p, source, opts, now, started).await;
     }
-    let size = duration(&p.load.window, "window")?;
-    let lag = duration(&p.load.lag, "lag")?.unwrap_or_default();
-    let margin = duration(&p.load.trace_margin, "trace_margin")?.unwrap_or(TimeDelta::hours(1));
+    let size = p.load.window.map(|s| s.0);
+    let lag = p.load.lag.map_or(TimeDelta::zero(), |s| s.0);
+    let margin = p.load.trace_margin.map_or(TimeDelta::hours(1), |s| s.0);
     let roots = roots(p, opts.output.as_deref())?;
     let mut targets = vec![];
     for (id, root) in &roots {

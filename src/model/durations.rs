@@ -19,6 +19,45 @@ pub fn parse_duration(s: &str) -> Option<TimeDelta> {
     })
 }
 
+/// A length of time as a pipeline writes it ("1d", "6h", "30m", "45s"), read once when the
+/// file is parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span(pub TimeDelta);
+
+impl<'de> serde::Deserialize<'de> for Span {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_duration(&text).map(Span).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "{text:?} is not a duration; expected e.g. \"1d\", \"6h\", \"30m\""
+            ))
+        })
+    }
+}
+
+impl std::fmt::Display for Span {
+    /// In the largest unit that divides it: "1d", "90m", "0s".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ms = self.0.num_milliseconds();
+        for (unit, size) in [
+            ("w", 604_800_000),
+            ("d", 86_400_000),
+            ("h", 3_600_000),
+            ("m", 60_000),
+            ("s", 1000),
+        ] {
+            if ms != 0 && ms % size == 0 {
+                return write!(f, "{}{unit}", ms / size);
+            }
+        }
+        if ms == 0 {
+            f.write_str("0s")
+        } else {
+            write!(f, "{ms}ms")
+        }
+    }
+}
+
 /// A point in time as a pipeline writes it: a duration before "now" ("30d"), or a timestamp.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimeSpec {
