@@ -86,3 +86,120 @@ pub fn derive_select(p: &Pipeline, id: &str, base: &[&'static str]) -> Vec<Strin
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PIPELINE: &str = r#"
+[source]
+project = "p"
+
+[stages.tools]
+type = "query_runs"
+run_type = "tool"
+since = "7d"
+
+[stages.slow]
+type = "filter"
+inputs = ["tools"]
+filter = 'gt(latency, 5)'
+
+[stages.by_trace]
+type = "group_by_trace"
+inputs = ["slow"]
+aggregate.names = { distinct = "name" }
+aggregate.asked = { collect = "inputs.query" }
+
+[stages.roots]
+type = "fetch_roots"
+inputs = ["by_trace"]
+
+[stages.rows]
+type = "flatten"
+inputs = ["roots"]
+columns = [{ name = "id", from = "id" }, { name = "tags", from = "tags" }]
+
+[sinks.out]
+type = "parquet"
+inputs = ["rows"]
+path = "out"
+"#;
+
+    fn pipeline(src: &str) -> Pipeline {
+        crate::config::parse(std::path::Path::new("p.toml"), src, &|_| None).unwrap()
+    }
+
+    #[test]
+    fn a_query_selects_what_its_consumers_read_through_filters() {
+        let p = pipeline(PIPELINE);
+        // The filter reads latency (start and end), the aggregates name and inputs; the
+        // filter passes runs through, so its consumers' reads count too.
+        let select = derive_select(&p, "tools", &["trace_id", "start_time"]);
+        for field in ["trace_id", "start_time", "end_time", "name", "inputs"] {
+            assert!(select.iter().any(|s| s == field), "{field} in {select:?}");
+        }
+        assert!(!select.iter().any(|s| s == "tags"), "{select:?}");
+        // The roots: what flatten reads.
+        let roots = derive_select(&p, "roots", &["trace_id"]);
+        assert!(roots.iter().any(|s| s == "tags"), "{roots:?}");
+        assert!(feeds_trace_grouping(&p, "tools"), "through the filter");
+        assert!(!feeds_trace_grouping(&p, "roots"));
+    }
+
+    #[test]
+    fn plans_apply_overrides_once_and_an_explicit_select_wins() {
+        let now: chrono::DateTime<Utc> = "2026-11-01T00:00:00Z".parse().unwrap();
+        let p = pipeline(PIPELINE);
+        let planned = plan_queries(
+            &p,
+            &RunOptions {
+                now: Some(now),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let q = &planned["tools"];
+        assert_eq!(q.projects, ["p"]);
+        assert_eq!(q.query.start_time, Some(now - chrono::TimeDelta::days(7)));
+        assert_eq!(q.query.run_type.as_deref(), Some("tool"));
+        assert!(q.split);
+        let overridden = plan_queries(
+            &p,
+            &RunOptions {
+                now: Some(now),
+                project: Some("other".into()),
+                since: Some("2026-10-01T00:00:00Z".into()),
+                until: Some("1d".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let q = &overridden["tools"];
+        assert_eq!(q.projects, ["other"]);
+        assert_eq!(
+            q.query.start_time,
+            Some("2026-10-01T00:00:00Z".parse().unwrap())
+        );
+        assert_eq!(q.query.end_time, Some(now - chrono::TimeDelta::days(1)));
+        let explicit = pipeline(&PIPELINE.replace(
+            "since = \"7d\"",
+            "since = \"7d\"\nselect = [\"trace_id\", \"name\"]\nsplit_windows = false",
+        ));
+        let q = &plan_queries(&explicit, &RunOptions::default()).unwrap()["tools"];
+        assert_eq!(q.query.select, ["trace_id", "name"]);
+        assert!(!q.split);
+        let bad = plan_queries(
+            &p,
+            &RunOptions {
+                since: Some("last week".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert!(
+            bad.downcast_ref::<crate::usage::UsageError>().is_some(),
+            "{bad}"
+        );
+    }
+}

@@ -195,3 +195,68 @@ pub async fn run_pipeline(
         wall_seconds: started.elapsed().as_secs_f64(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sample::{SampleConfig, generate};
+    use crate::source::FileSource;
+    use std::collections::{BTreeSet, HashMap};
+
+    /// The runner over the file source: every stage's counts are the ones computed here,
+    /// independently, from the runs themselves.
+    #[tokio::test]
+    async fn a_pipeline_over_run_files_counts_what_the_runs_say() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("runs.jsonl");
+        let mut config = SampleConfig::new("proj", 120, 5);
+        config.days = 10;
+        generate(&config, &mut std::fs::File::create(&file).unwrap()).unwrap();
+        let runs: Vec<serde_json::Value> = std::fs::read_to_string(&file)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let tools: Vec<&serde_json::Value> =
+            runs.iter().filter(|r| r["run_type"] == "tool").collect();
+        let traces: BTreeSet<&str> = tools
+            .iter()
+            .map(|r| r["trace_id"].as_str().unwrap())
+            .collect();
+        let p = crate::config::parse(
+            std::path::Path::new("p.toml"),
+            &std::fs::read_to_string(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/tool_usage.toml"),
+            )
+            .unwrap()
+            .replace("since = \"30d\"", ""),
+            &|_| None,
+        )
+        .unwrap();
+        let out = dir.path().join("out");
+        let opts = RunOptions {
+            project: Some("proj".into()),
+            sinks: HashMap::from([(
+                "tool_usage".to_string(),
+                SinkTarget {
+                    dir: out.clone(),
+                    name: "t".into(),
+                    partition_by: vec![],
+                    format: None,
+                },
+            )]),
+            ..Default::default()
+        };
+        let source: Source = std::sync::Arc::new(FileSource::open(&file).unwrap());
+        let summary = run_pipeline(&p, source, &opts).await.unwrap();
+        let count = |id: &str| {
+            let s = summary.stages.iter().find(|s| s.id == id).unwrap();
+            (s.items_in, s.items_out)
+        };
+        assert_eq!(count("tool_runs").1, tools.len() as u64);
+        assert_eq!(count("by_trace"), (tools.len() as u64, traces.len() as u64));
+        assert_eq!(count("roots").1, traces.len() as u64, "one root per trace");
+        assert_eq!(summary.sinks["tool_usage"].rows, traces.len() as u64);
+        assert_eq!(summary.requests.requests, 0, "files, not requests");
+    }
+}
