@@ -11,7 +11,7 @@ use toml::de::{DeTable, DeValue};
 
 use super::interpolate;
 use super::model::*;
-use super::validate::{check_graph, check_id, check_sink};
+use super::validate::{check_graph, check_id};
 use crate::langsmith::ApiChoice;
 use crate::located::{Checks, typed};
 use crate::located::{ConfigError, ConfigErrors, Locator};
@@ -183,7 +183,12 @@ pub fn parse_with<'a>(
             continue;
         }
         if let Some(sink) = typed::<SinkConfig>(value, &key, &loc, &mut errors) {
-            check_sink(&sink, value, &key, *at, &loc, &mut errors);
+            sink.check(&mut Checks {
+                value,
+                key: key.clone(),
+                loc: &loc,
+                errors: &mut errors,
+            });
             sinks.insert(id.clone(), sink);
         }
     }

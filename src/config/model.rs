@@ -5,6 +5,9 @@ use serde::Deserialize;
 
 use crate::langsmith::{ApiChoice, Pacing};
 use crate::model::durations::Span;
+pub use crate::sink::settings::{
+    COMPRESSIONS, SINK_TYPES, SinkConfig, SinkKind, ZSTD_DEFAULT_LEVEL, ZSTD_LEVELS,
+};
 pub use crate::stages::{Flow, STAGE_TYPES, Stage};
 
 /// `[source]`: where runs come from. Unset values fall back to the environment
@@ -64,54 +67,6 @@ impl<'de> Deserialize<'de> for Period {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct SinkConfig {
-    #[serde(rename = "type")]
-    pub kind: SinkKind,
-    pub inputs: Vec<String>,
-    /// Output directory (local path; `--output` overrides).
-    pub path: Option<String>,
-    /// zstd (default), snappy, none.
-    pub compression: Option<String>,
-    /// zstd level, 1 (fastest) to 22 (smallest); default 3.
-    pub compression_level: Option<i32>,
-    pub row_group_rows: Option<usize>,
-    pub max_rows_per_file: Option<usize>,
-    /// Close a file once it reaches about this many MiB (default 512).
-    pub max_file_mb: Option<u64>,
-    /// Hive partition keys: `date`, `hour` (of the run's start time, UTC) or output
-    /// columns. Default `["date"]`; `[]` writes no partition directories.
-    pub partition_by: Option<Vec<String>>,
-    /// `append` (default) or `replace` (swap the partitions a window writes).
-    pub disposition: Option<crate::model::Disposition>,
-}
-
-/// The file format a sink writes: its `type`.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum SinkKind {
-    #[default]
-    Parquet,
-    ArrowIpc,
-}
-
-impl SinkKind {
-    pub const fn name(self) -> &'static str {
-        match self {
-            SinkKind::Parquet => "parquet",
-            SinkKind::ArrowIpc => "arrow_ipc",
-        }
-    }
-
-    pub fn format(self) -> crate::sink::Format {
-        match self {
-            SinkKind::Parquet => crate::sink::Format::Parquet,
-            SinkKind::ArrowIpc => crate::sink::Format::ArrowIpc,
-        }
-    }
-}
-
 /// `[load]`: how runs are cut into windows and how far an incremental run goes.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -126,22 +81,6 @@ pub struct LoadConfig {
     /// fetch child runs up to this long after their end (default "1h").
     pub trace_margin: Option<Span>,
 }
-
-impl SinkKind {
-    /// Sinks take rows, or runs in the default row shape.
-    pub fn accepts(self, flow: Flow) -> bool {
-        match self {
-            SinkKind::Parquet | SinkKind::ArrowIpc => matches!(flow, Flow::Rows | Flow::Runs),
-        }
-    }
-}
-
-pub const SINK_TYPES: &[&str] = &[SinkKind::Parquet.name(), SinkKind::ArrowIpc.name()];
-/// Values of a sink's `compression`.
-pub const COMPRESSIONS: &[&str] = &["zstd", "snappy", "none"];
-/// Levels a zstd sink accepts (`compression_level`), and the default: zstd's own.
-pub const ZSTD_LEVELS: std::ops::RangeInclusive<i32> = 1..=22;
-pub const ZSTD_DEFAULT_LEVEL: i32 = 3;
 
 /// A validated pipeline.
 #[derive(Debug, Clone, PartialEq)]

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::located::schema::*;
 
 use super::keys;
-use super::model::{COMPRESSIONS, SINK_TYPES, STAGE_TYPES, ZSTD_LEVELS};
+use super::model::{STAGE_TYPES, SinkConfig};
 use crate::langsmith::{ApiChoice, Pacing};
 
 fn source() -> Value {
@@ -50,29 +50,6 @@ fn load() -> Value {
             "trace_margin": duration("How long a trace may last: a window owns the traces whose root started in it and fetches their child runs up to this long after its end (default \"1h\")."),
         }),
         &[],
-    )
-}
-
-fn sink() -> Value {
-    // ---- sink keys: add new sink options here (partition_by, disposition, …) and keep
-    // ---- SinkConfig in model.rs in step; tests/schema.rs compares the two.
-    let properties = json!({
-        "type": one_of_strings(SINK_TYPES, "Output format: Parquet files or Arrow IPC files."),
-        "inputs": inputs("sink"),
-        "path": string("Output directory (local path); --output overrides it."),
-        "compression": one_of_strings(COMPRESSIONS, "Compression codec (default zstd). Arrow IPC sinks: zstd (per buffer) or none."),
-        "compression_level": json!({ "type": "integer", "minimum": ZSTD_LEVELS.start(), "maximum": ZSTD_LEVELS.end(), "description": "zstd level: 1 is fastest, 22 smallest (default 3). Parquet sinks with zstd only." }),
-        "row_group_rows": integer("Rows per Parquet row group at most.", 1),
-        "max_rows_per_file": integer("Rows per file at most; more start a new file.", 1),
-        "max_file_mb": integer("Close a file once it reaches about this many MiB (default 512).", 1),
-        "partition_by": string_list("Hive partition keys: \"date\" or \"hour\" of the run's start time (UTC), or output columns (moved from the file into the path). Default [\"date\"]; [] for none."),
-        "disposition": one_of_strings(&["append", "replace"], "append (default): a window adds its files, a re-run of the same window replaces them; replace: swap every partition the window writes."),
-    });
-    // ---- end of sink keys
-    table(
-        "Writes rows (or runs) to files.",
-        properties,
-        &["type", "inputs"],
     )
 }
 
@@ -118,7 +95,7 @@ pub fn pipeline_schema() -> Value {
                 "properties": { "type": { "enum": STAGE_TYPES } },
                 "oneOf": stage_refs,
             },
-            "sink": sink(),
+            "sink": SinkConfig::schema(),
         },
     });
     // Each stage kind's own schema, from its module.

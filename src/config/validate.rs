@@ -5,94 +5,9 @@
 use std::collections::HashMap;
 
 use indexmap::IndexMap;
-use toml::Spanned;
-use toml::de::DeValue;
 
 use super::model::*;
-use crate::located::span_of;
 use crate::located::{ConfigError, Locator};
-
-/// A sink's options: codec and level, sizes, partition keys.
-pub(super) fn check_sink(
-    sink: &SinkConfig,
-    value: &Spanned<DeValue>,
-    key: &str,
-    at: usize,
-    loc: &Locator,
-    errors: &mut Vec<ConfigError>,
-) {
-    if let Some(c) = &sink.compression
-        && !COMPRESSIONS.contains(&c.as_str())
-    {
-        errors.push(loc.at(
-            span_of(value, "compression").unwrap_or(at),
-            format!("{key}.compression"),
-            format!("unknown compression {c:?}; expected zstd, snappy or none"),
-        ));
-    }
-    if sink.kind == SinkKind::ArrowIpc
-        && let Some(c) = sink.compression.as_deref().filter(|c| *c == "snappy")
-    {
-        errors.push(loc.at(
-            span_of(value, "compression").unwrap_or(at),
-            format!("{key}.compression"),
-            format!("Arrow IPC files are compressed with zstd or not at all (none), not {c}"),
-        ));
-    }
-    if sink.kind == SinkKind::ArrowIpc && sink.compression_level.is_some() {
-        errors.push(loc.at(
-            span_of(value, "compression_level").unwrap_or(at),
-            format!("{key}.compression_level"),
-            "Arrow IPC files use zstd's default level; compression_level is for Parquet sinks",
-        ));
-    } else if let Some(level) = sink.compression_level {
-        let at = span_of(value, "compression_level").unwrap_or(at);
-        let k = format!("{key}.compression_level");
-        let codec = sink.compression.as_deref().unwrap_or("zstd");
-        if codec != "zstd" {
-            errors.push(loc.at(
-                at,
-                k,
-                format!("a level applies to zstd only, not to {codec}; remove compression_level"),
-            ));
-        } else if !ZSTD_LEVELS.contains(&level) {
-            errors.push(loc.at(
-                at,
-                k,
-                format!(
-                    "zstd level {level} is out of range; expected {} (fastest) to {} (smallest)",
-                    ZSTD_LEVELS.start(),
-                    ZSTD_LEVELS.end()
-                ),
-            ));
-        }
-    }
-    for (k, v) in [
-        ("row_group_rows", sink.row_group_rows.map(|n| n as u64)),
-        (
-            "max_rows_per_file",
-            sink.max_rows_per_file.map(|n| n as u64),
-        ),
-        ("max_file_mb", sink.max_file_mb),
-    ] {
-        if v == Some(0) {
-            errors.push(loc.at(
-                span_of(value, k).unwrap_or(at),
-                format!("{key}.{k}"),
-                "must be at least 1",
-            ));
-        }
-    }
-    for k in sink.partition_by.iter().flatten() {
-        if k.is_empty() || k.starts_with('_') || k.starts_with('.') {
-            errors.push(loc.at(
-                span_of(value, "partition_by").unwrap_or(at),
-                format!("{key}.partition_by"),
-                format!("{k:?} cannot be a partition key: it is empty or would hide the directory (leading _ or .)"),
-            ));
-        }
-    }
-}
 
 pub(super) fn check_id(
     id: &str,

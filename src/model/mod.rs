@@ -4,12 +4,14 @@
 
 pub mod durations;
 pub mod fields;
+mod flow;
 mod load;
 mod maybe;
 pub mod paths;
 mod run;
 mod time;
 
+pub use flow::Flow;
 pub use load::{Disposition, Window, cut as cut_windows};
 pub use maybe::Maybe;
 pub use run::{Decimal, Run};

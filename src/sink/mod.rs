@@ -10,6 +10,7 @@
 pub mod commit;
 pub mod lake;
 pub mod partition;
+pub mod settings;
 pub mod table;
 
 use std::fs::File;

@@ -25,6 +25,7 @@ use crate::model::Run;
 use crate::source::Source;
 use progress::StageCounter;
 
+pub use crate::model::Flow;
 pub use group::Group;
 pub use progress::Progress;
 
@@ -110,24 +111,6 @@ async fn send(outputs: &Outputs, msg: Msg) -> anyhow::Result<()> {
         tx.send(msg.clone()).await.map_err(|_| DownstreamStopped)?;
     }
     Ok(())
-}
-
-/// What flows on an edge of the graph, for checking that edges make sense.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flow {
-    Runs,
-    Groups,
-    Rows,
-}
-
-impl Flow {
-    pub fn name(self) -> &'static str {
-        match self {
-            Flow::Runs => "runs",
-            Flow::Groups => "trace groups",
-            Flow::Rows => "rows",
-        }
-    }
 }
 
 /// Everything a stage may need when it starts; each kind takes what it uses.

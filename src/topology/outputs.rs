@@ -8,7 +8,7 @@ use indexmap::IndexMap;
 use super::plan::PlannedQuery;
 use super::runner::RunOptions;
 use crate::config::{Pipeline, SinkConfig};
-use crate::sink::{SinkOptions, defaults};
+use crate::sink::SinkOptions;
 
 /// Metadata stamped into output files: what was exported, never how (no endpoint or key).
 pub(super) fn file_metadata(
@@ -63,20 +63,11 @@ pub(super) fn sink_options(
     let Some(target) = opts.sinks.get(id) else {
         bail!("sink {id:?} has no output directory")
     };
-    Ok(SinkOptions {
-        format: target.format.unwrap_or(sink.kind.format()),
-        dir: target.dir.clone(),
-        name: target.name.clone(),
-        compression: sink.compression.clone().unwrap_or_else(|| "zstd".into()),
-        compression_level: sink
-            .compression_level
-            .unwrap_or(crate::config::ZSTD_DEFAULT_LEVEL),
-        row_group_rows: sink.row_group_rows.unwrap_or(defaults::ROW_GROUP_ROWS),
-        max_rows_per_file: sink
-            .max_rows_per_file
-            .unwrap_or(defaults::MAX_ROWS_PER_FILE),
-        max_file_bytes: sink.max_file_mb.unwrap_or(defaults::MAX_FILE_MB).max(1) * 1024 * 1024,
-        partition_by: target.partition_by.clone(),
-        metadata: metadata.to_vec(),
-    })
+    Ok(sink.options(
+        target.dir.clone(),
+        target.name.clone(),
+        target.partition_by.clone(),
+        target.format,
+        metadata.to_vec(),
+    ))
 }
