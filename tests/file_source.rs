@@ -10,27 +10,8 @@ use std::process::Command;
 use runlake::emulator::EmulatorConfig;
 use runlake::sample::SampleConfig;
 
-const NOW: &str = "2026-11-01T00:10:00Z";
-
 fn run(pipeline: &str, out: &Path, extra: &[&str], env: &[(&str, &str)]) -> String {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_runlake"));
-    c.args(["-q", "run"])
-        .arg(
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("pipelines")
-                .join(pipeline),
-        )
-        .args(["--now", NOW, "--since", "30d", "--output"])
-        .arg(out)
-        .args(extra)
-        .env_remove("LANGSMITH_API_KEY")
-        .env_remove("LANGSMITH_ENDPOINT")
-        .env_remove("LANGSMITH_PROJECT")
-        .envs(env.iter().copied());
-    let output = c.output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(output.status.success(), "{c:?}: {stderr}");
-    stderr
+    common::run_30_days(pipeline, out, extra, env)
 }
 
 #[test]

@@ -24,7 +24,7 @@ use crate::model::{Disposition, cut_windows};
 use crate::sink::commit::{CommitInfo, Manifest};
 use crate::sink::partition::escape_value;
 use crate::sink::table::{ManifestTable, TableCommit};
-use crate::sink::{Format, PartitionKey, SinkReport};
+use crate::sink::{Format, PartitionKey};
 use crate::source::Source;
 use crate::stages::{StageReport, TraceScope};
 use crate::topology::{RunOptions, SinkTarget, run_pipeline};
@@ -220,40 +220,20 @@ fn requested_window(
     })
 }
 
-/// Runs a load to completion.
+/// Runs a load to completion: opens every sink's table, decides the windows, then loads and
+/// commits them one by one.
 pub async fn run(p: &Pipeline, source: Source, opts: &LoadOptions) -> anyhow::Result<LoadSummary> {
     let started = Instant::now();
     let now = opts.now.unwrap_or_else(Utc::now);
     if opts.output.as_deref() == Some("-") {
         return run_to_stdout(p, source, opts, now, started).await;
     }
-    let size = p.load.window.map(|s| s.0);
-    let lag = p.load.lag.map_or(TimeDelta::zero(), |s| s.0);
-    let margin = p.load.trace_margin.map_or(TimeDelta::hours(1), |s| s.0);
-    let roots = roots(p, opts.output.as_deref())?;
-    let mut targets = vec![];
-    for (id, root) in &roots {
-        let sink = &p.sinks[id];
-        targets.push(Target {
-            id: id.clone(),
-            table: Box::new(ManifestTable::open(root, &p.name, id)?),
-            file_name: escape_value(Some(id)),
-            partition_by: sink
-                .partition_by
-                .clone()
-                .unwrap_or_else(|| vec!["date".into()])
-                .iter()
-                .map(|k| PartitionKey::parse(k))
-                .collect(),
-            disposition: sink.disposition.unwrap_or_default(),
-            manifests: vec![],
-        });
-    }
     let mode = match (&opts.window, &opts.since, &opts.until) {
         (Some(_), _, _) => Mode::Window,
         (None, None, None) => Mode::Incremental,
         _ => Mode::Backfill,
     };
+    let mut targets = open_targets(p, opts.output.as_deref())?;
     let mut rolled_back = 0;
     for t in &mut targets {
         // Fail before any request when the output cannot be written at all.
@@ -265,60 +245,21 @@ pub async fn run(p: &Pipeline, source: Source, opts: &LoadOptions) -> anyhow::Re
         }
         t.manifests = t.table.committed().await?;
     }
-
-    let (config_since, config_until) = configured_range(p, now)?;
-    let mut last_committed = None;
-    let windows = match mode {
-        Mode::Window => vec![opts.window.expect("window mode")],
-        Mode::Backfill => {
-            let w = requested_window(p, opts, now, now - lag)?;
-            cut_windows(w.start, w.end, size)
-        }
-        _ => {
-            // Continue after the last committed window every sink has.
-            last_committed = targets
-                .iter()
-                .map(|t| t.manifests.iter().map(|m| m.window.end).max())
-                .collect::<Option<Vec<_>>>()
-                .and_then(|ends| ends.into_iter().min());
-            let start = last_committed.or(config_since);
-            let end = config_until.unwrap_or(now).min(now - lag);
-            cut_windows(start, end, size)
-        }
-    };
-
+    let (windows, last_committed) = plan_windows(p, opts, mode, &targets, now)?;
+    let margin = p.load.trace_margin.map_or(TimeDelta::hours(1), |s| s.0);
     let mut reports = vec![];
     opts.progress.set_windows(windows.len());
     for (index, w) in windows.into_iter().enumerate() {
         // The first window of a first incremental load has no earlier window to share
         // traces with: it keeps every trace of its child runs, as a one-off export would.
         let first_ever = mode == Mode::Incremental && index == 0 && last_committed.is_none();
-        let trace_scope = TraceScope {
+        let scope = TraceScope {
             start: if first_ever { None } else { w.start },
             end: w.end,
             query_until: (w.end + margin).min(now),
         };
-        let key = w.key();
-        let mut superseded: HashMap<String, Vec<Manifest>> = HashMap::new();
-        let mut committed = 0;
-        for t in &targets {
-            for m in &t.manifests {
-                if m.window == w {
-                    committed += 1;
-                } else if w.contains(&m.window) {
-                    superseded.entry(t.id.clone()).or_default().push(m.clone());
-                } else if m.window.overlaps(&w) {
-                    crate::usage_bail!(
-                        "window {w} overlaps the window {} already loaded into {} (sink {:?}); \
-                         load exactly that window again (--window {}) or a range that contains it",
-                        m.window,
-                        t.table.describe(),
-                        t.id,
-                        window_arg(&m.window),
-                    );
-                }
-            }
-        }
+        let superseded = supersedes(&targets, &w)?;
+        let committed = superseded.values().filter(|s| s.same).count();
         if mode == Mode::Backfill && !opts.refresh && committed == targets.len() {
             tracing::info!(window = %w, "already loaded; skipped (pass --refresh to reload)");
             opts.progress.window_done();
@@ -331,77 +272,20 @@ pub async fn run(p: &Pipeline, source: Source, opts: &LoadOptions) -> anyhow::Re
             });
             continue;
         }
-        let window_started = Instant::now();
-        let mut sinks = HashMap::new();
-        let mut staged = HashMap::new();
-        for t in &targets {
-            if mode == Mode::Window {
+        if mode == Mode::Window {
+            for t in &targets {
                 rolled_back += t.table.recover(Some(&w)).await?;
             }
-            let stage = t.table.stage(&w).await?;
-            sinks.insert(
-                t.id.clone(),
-                SinkTarget {
-                    dir: stage.dir.clone(),
-                    name: format!("{}-{key}", t.file_name),
-                    partition_by: t.partition_by.clone(),
-                    format: None,
-                },
-            );
-            staged.insert(t.id.clone(), stage);
         }
-        tracing::info!(window = %w, "loading");
-        let run = RunOptions {
-            now: Some(now),
-            project: opts.project.clone(),
-            since: w.start.map(|s| s.to_rfc3339()),
-            // Windows are half-open; LangSmith's end bound is inclusive (to the µs).
-            until: Some((w.end - TimeDelta::microseconds(1)).to_rfc3339()),
-            sinks: sinks.clone(),
-            window: Some(w),
-            progress: opts.progress.clone(),
-            trace_scope: Some(trace_scope),
-        };
-        let summary = run_pipeline(p, source.clone(), &run).await?;
-        let mut sink_reports = IndexMap::new();
-        for t in &mut targets {
-            let report: &SinkReport = &summary.sinks[&t.id];
-            let info = CommitInfo {
-                window: w,
-                disposition: t.disposition,
-                pipeline_name: &p.name,
-                pipeline_hash: &p.hash,
-                sink_id: &t.id,
-            };
-            let old = superseded.remove(&t.id).unwrap_or_default();
-            let manifest = t
-                .table
-                .commit(&info, report, &staged[&t.id], &old)
-                .await
-                .with_context(|| {
-                    format!("cannot publish window {w} into {}", t.table.describe())
-                })?;
-            t.manifests
-                .retain(|m| m.window != w && !old.iter().any(|o| o.window == m.window));
-            sink_reports.insert(
-                t.id.clone(),
-                SinkWindowReport {
-                    files: manifest.files.len(),
-                    rows: manifest.rows,
-                    bytes: manifest.bytes,
-                    removed: manifest.removed.len(),
-                },
-            );
-            t.manifests.push(manifest);
-        }
-        opts.progress.window_done();
-        reports.push(WindowReport {
+        let window = Loading {
+            p,
+            source: &source,
+            opts,
+            now,
             window: w,
-            status: "loaded",
-            stages: summary.stages,
-            sinks: sink_reports,
-            wall_seconds: window_started.elapsed().as_secs_f64(),
-        });
+            scope,
+        };
+        reports.push(window.load(&mut targets, superseded).await?);
     }
     let loaded = reports.iter().flat_map(|r| r.sinks.values());
     let (rows, files, bytes) = loaded.fold((0, 0, 0), |(r, f, b), s| {
@@ -419,6 +303,183 @@ pub async fn run(p: &Pipeline, source: Source, opts: &LoadOptions) -> anyhow::Re
         rolled_back,
         ..LoadSummary::new(p, mode, &source, opts, started)
     })
+}
+
+/// Every sink's table, opened at its output root.
+fn open_targets(p: &Pipeline, output: Option<&str>) -> anyhow::Result<Vec<Target>> {
+    let mut targets = vec![];
+    for (id, root) in roots(p, output)? {
+        let sink = &p.sinks[&id];
+        targets.push(Target {
+            table: Box::new(ManifestTable::open(&root, &p.name, &id)?),
+            file_name: escape_value(Some(&id)),
+            partition_by: sink
+                .partition_by
+                .clone()
+                .unwrap_or_else(|| vec!["date".into()])
+                .iter()
+                .map(|k| PartitionKey::parse(k))
+                .collect(),
+            disposition: sink.disposition.unwrap_or_default(),
+            manifests: vec![],
+            id,
+        });
+    }
+    Ok(targets)
+}
+
+/// The windows this run loads, and (incremental) the end of what every sink has committed.
+fn plan_windows(
+    p: &Pipeline,
+    opts: &LoadOptions,
+    mode: Mode,
+    targets: &[Target],
+    now: DateTime<Utc>,
+) -> anyhow::Result<(Vec<Window>, Option<DateTime<Utc>>)> {
+    let size = p.load.window.map(|s| s.0);
+    let lag = p.load.lag.map_or(TimeDelta::zero(), |s| s.0);
+    if let Some(w) = opts.window {
+        return Ok((vec![w], None));
+    }
+    if mode == Mode::Backfill {
+        let w = requested_window(p, opts, now, now - lag)?;
+        return Ok((cut_windows(w.start, w.end, size), None));
+    }
+    // Continue after the last committed window every sink has.
+    let (config_since, config_until) = configured_range(p, now)?;
+    let last_committed = targets
+        .iter()
+        .map(|t| t.manifests.iter().map(|m| m.window.end).max())
+        .collect::<Option<Vec<_>>>()
+        .and_then(|ends| ends.into_iter().min());
+    let start = last_committed.or(config_since);
+    let end = config_until.unwrap_or(now).min(now - lag);
+    Ok((cut_windows(start, end, size), last_committed))
+}
+
+/// What a window does to one sink's committed windows.
+#[derive(Default)]
+struct Supersedes {
+    /// The same window is committed (a re-run replaces it).
+    same: bool,
+    /// Committed windows inside this one, which it replaces.
+    contained: Vec<Manifest>,
+}
+
+/// Per sink, what window `w` replaces; a window overlapping a committed one partly is refused.
+fn supersedes(targets: &[Target], w: &Window) -> anyhow::Result<HashMap<String, Supersedes>> {
+    let mut out: HashMap<String, Supersedes> = HashMap::new();
+    for t in targets {
+        let entry = out.entry(t.id.clone()).or_default();
+        for m in &t.manifests {
+            if m.window == *w {
+                entry.same = true;
+            } else if w.contains(&m.window) {
+                entry.contained.push(m.clone());
+            } else if m.window.overlaps(w) {
+                crate::usage_bail!(
+                    "window {w} overlaps the window {} already loaded into {} (sink {:?}); \
+                     load exactly that window again (--window {}) or a range that contains it",
+                    m.window,
+                    t.table.describe(),
+                    t.id,
+                    window_arg(&m.window),
+                );
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One window being loaded: staged per sink, run through the pipeline, then committed.
+struct Loading<'a> {
+    p: &'a Pipeline,
+    source: &'a Source,
+    opts: &'a LoadOptions,
+    now: DateTime<Utc>,
+    window: Window,
+    scope: TraceScope,
+}
+
+impl Loading<'_> {
+    async fn load(
+        &self,
+        targets: &mut [Target],
+        mut superseded: HashMap<String, Supersedes>,
+    ) -> anyhow::Result<WindowReport> {
+        let (p, w) = (self.p, self.window);
+        let key = w.key();
+        let started = Instant::now();
+        let mut sinks = HashMap::new();
+        let mut staged = HashMap::new();
+        for t in targets.iter() {
+            let stage = t.table.stage(&w).await?;
+            sinks.insert(
+                t.id.clone(),
+                SinkTarget {
+                    dir: stage.dir.clone(),
+                    name: format!("{}-{key}", t.file_name),
+                    partition_by: t.partition_by.clone(),
+                    format: None,
+                },
+            );
+            staged.insert(t.id.clone(), stage);
+        }
+        tracing::info!(window = %w, "loading");
+        let run = RunOptions {
+            now: Some(self.now),
+            project: self.opts.project.clone(),
+            since: w.start.map(|s| s.to_rfc3339()),
+            // Windows are half-open; LangSmith's end bound is inclusive (to the µs).
+            until: Some((w.end - TimeDelta::microseconds(1)).to_rfc3339()),
+            sinks,
+            window: Some(w),
+            progress: self.opts.progress.clone(),
+            trace_scope: Some(self.scope),
+        };
+        let summary = run_pipeline(p, self.source.clone(), &run).await?;
+        let mut sink_reports = IndexMap::new();
+        for t in targets.iter_mut() {
+            let (Some(report), Some(stage)) = (summary.sinks.get(&t.id), staged.get(&t.id)) else {
+                anyhow::bail!("sink {:?} reported nothing for window {w}", t.id);
+            };
+            let info = CommitInfo {
+                window: w,
+                disposition: t.disposition,
+                pipeline_name: &p.name,
+                pipeline_hash: &p.hash,
+                sink_id: &t.id,
+            };
+            let old = superseded.remove(&t.id).unwrap_or_default().contained;
+            let manifest = t
+                .table
+                .commit(&info, report, stage, &old)
+                .await
+                .with_context(|| {
+                    format!("cannot publish window {w} into {}", t.table.describe())
+                })?;
+            t.manifests
+                .retain(|m| m.window != w && !old.iter().any(|o| o.window == m.window));
+            sink_reports.insert(
+                t.id.clone(),
+                SinkWindowReport {
+                    files: manifest.files.len(),
+                    rows: manifest.rows,
+                    bytes: manifest.bytes,
+                    removed: manifest.removed.len(),
+                },
+            );
+            t.manifests.push(manifest);
+        }
+        self.opts.progress.window_done();
+        Ok(WindowReport {
+            window: w,
+            status: "loaded",
+            stages: summary.stages,
+            sinks: sink_reports,
+            wall_seconds: started.elapsed().as_secs_f64(),
+        })
+    }
 }
 
 /// How to name a window on the command line.

@@ -217,3 +217,32 @@ pub fn serve_slow_sample(
     };
     (serve(&[("proj", &data)], config), sample)
 }
+
+/// `runlake -q run pipelines/<pipeline> --now 2026-11-01T00:10:00Z --since 30d --output <out>`
+/// plus `extra`, with no LangSmith variables but `env`; must succeed; returns stderr.
+pub fn run_30_days(pipeline: &str, out: &Path, extra: &[&str], env: &[(&str, &str)]) -> String {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_runlake"));
+    c.args(["-q", "run"])
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("pipelines")
+                .join(pipeline),
+        )
+        .args([
+            "--now",
+            "2026-11-01T00:10:00Z",
+            "--since",
+            "30d",
+            "--output",
+        ])
+        .arg(out)
+        .args(extra)
+        .env_remove("LANGSMITH_API_KEY")
+        .env_remove("LANGSMITH_ENDPOINT")
+        .env_remove("LANGSMITH_PROJECT")
+        .envs(env.iter().copied());
+    let output = c.output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{c:?}: {stderr}");
+    stderr
+}
