@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 
 use super::group::Group;
 use super::progress::StageCounter;
-use super::{Flow, Msg, Outputs, Record, StageKind, StageReport, Start, send};
+use super::{Flow, Msg, Outputs, Record, StageKind, Start, send};
 use crate::langsmith::RunsQuery;
 use crate::located::Checks;
 use crate::located::schema::{inputs, kind, select, table};
@@ -103,7 +103,7 @@ impl StageKind for FetchRoots {
         "roots"
     }
 
-    fn start(&self, start: Start) -> BoxFuture<'static, anyhow::Result<StageReport>> {
+    fn start(&self, start: Start) -> BoxFuture<'static, anyhow::Result<()>> {
         let base = RunsQuery {
             projects: start.projects,
             select: self.select.clone().unwrap_or(start.select),
@@ -115,7 +115,7 @@ impl StageKind for FetchRoots {
             self.batch_size,
             start.inbox,
             start.outputs,
-            start.report,
+            start.id,
             start.counter,
         )
         .boxed()
@@ -143,9 +143,9 @@ async fn run(
     batch: Option<usize>,
     mut inbox: mpsc::Receiver<Msg>,
     outputs: Outputs,
-    report: StageReport,
+    id: String,
     counter: Arc<StageCounter>,
-) -> anyhow::Result<StageReport> {
+) -> anyhow::Result<()> {
     use std::io::{BufRead, Seek, Write};
     // A page's worth of ids per request unless the pipeline says otherwise: 1,000 on v2,
     // 100 on v1.
@@ -154,7 +154,7 @@ async fn run(
         None => source
             .batch_size(&base)
             .await
-            .with_context(|| format!("stage {:?}", report.id))?,
+            .with_context(|| format!("stage {id:?}"))?,
     };
     let mut pending: Vec<String> = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
@@ -164,7 +164,6 @@ async fn run(
     let mut spill = std::io::BufWriter::new(
         tempfile::tempfile().context("cannot create a spill file for root runs")?,
     );
-    let mut n_in = 0;
     let spawn =
         |ids: Vec<String>,
          fetches: &mut tokio::task::JoinSet<anyhow::Result<Vec<crate::model::Run>>>| {
@@ -212,7 +211,6 @@ async fn run(
                 };
                 // Items in: trace ids (or runs) to fetch roots for; final groups are not counted.
                 if !matches!(msg, Msg::Groups(_)) {
-                    n_in += msg.len() as u64;
                     counter.add_in(msg.len());
                 }
                 let ids: Vec<String> = match msg {
@@ -244,24 +242,17 @@ async fn run(
         |line| -> anyhow::Result<crate::model::Run> { Ok(crate::model::Run::from_json(&line?)?) },
     );
     let mut out = Vec::with_capacity(1000);
-    let mut n_out = 0;
     for run in held.into_iter().map(Ok).chain(spilled_roots) {
         let run = run?;
         // Roots were fetched by trace id, so a root's id is its trace's id.
         let group = groups.get(&run.id).cloned();
         out.push(Record { run, group });
         if out.len() == 1000 {
-            n_out += out.len() as u64;
             send(&outputs, Msg::Runs(Arc::new(std::mem::take(&mut out)))).await?;
         }
     }
     if !out.is_empty() {
-        n_out += out.len() as u64;
         send(&outputs, Msg::Runs(Arc::new(out))).await?;
     }
-    Ok(StageReport {
-        items_in: n_in,
-        items_out: n_out,
-        ..report
-    })
+    Ok(())
 }

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use super::progress::StageCounter;
-use super::{Flow, Msg, Outputs, Record, StageKind, StageReport, Start, send};
+use super::{Flow, Msg, Outputs, Record, StageKind, Start, send};
 use crate::filter::{Expr, RunFacts};
 use crate::located::Checks;
 use crate::located::schema::{inputs, kind, string, table};
@@ -82,15 +82,8 @@ impl StageKind for Filter {
         "runs"
     }
 
-    fn start(&self, start: Start) -> BoxFuture<'static, anyhow::Result<StageReport>> {
-        run(
-            self.expr.clone(),
-            start.inbox,
-            start.outputs,
-            start.report,
-            start.counter,
-        )
-        .boxed()
+    fn start(&self, start: Start) -> BoxFuture<'static, anyhow::Result<()>> {
+        run(self.expr.clone(), start.inbox, start.outputs, start.counter).boxed()
     }
 }
 
@@ -98,27 +91,19 @@ async fn run(
     expr: Expr,
     mut inbox: mpsc::Receiver<Msg>,
     outputs: Outputs,
-    report: StageReport,
     counter: Arc<StageCounter>,
-) -> anyhow::Result<StageReport> {
-    let (mut n_in, mut n_out) = (0, 0);
+) -> anyhow::Result<()> {
     while let Some(msg) = inbox.recv().await {
-        n_in += msg.len() as u64;
         if let Msg::Runs(records) = msg {
             let kept: Vec<Record> = records
                 .iter()
                 .filter(|r| expr.matches(&RunFacts::from_run(&r.run)))
                 .cloned()
                 .collect();
-            n_out += kept.len() as u64;
             counter.add_in(records.len());
             counter.add_out(kept.len());
             send(&outputs, Msg::Runs(Arc::new(kept))).await?;
         }
     }
-    Ok(StageReport {
-        items_in: n_in,
-        items_out: n_out,
-        ..report
-    })
+    Ok(())
 }

@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 
 use super::progress::StageCounter;
 use super::rows::RowSpec;
-use super::{Flow, Msg, Outputs, StageKind, StageReport, Start, send};
+use super::{Flow, Msg, Outputs, StageKind, Start, send};
 use crate::flatten::TableBuilder;
 use crate::located::Checks;
 use crate::located::schema::{inputs, integer, kind, one_of_strings, run_path, string, table};
@@ -161,13 +161,12 @@ impl StageKind for Flatten {
         "rows"
     }
 
-    fn start(&self, start: Start) -> BoxFuture<'static, anyhow::Result<StageReport>> {
+    fn start(&self, start: Start) -> BoxFuture<'static, anyhow::Result<()>> {
         run(
             self.spec.clone(),
             self.batch_rows,
             start.inbox,
             start.outputs,
-            start.report,
             start.counter,
         )
         .boxed()
@@ -182,14 +181,12 @@ async fn run(
     batch_rows: usize,
     mut inbox: mpsc::Receiver<Msg>,
     outputs: Outputs,
-    report: StageReport,
     counter: Arc<StageCounter>,
-) -> anyhow::Result<StageReport> {
+) -> anyhow::Result<()> {
     let mut table = TableBuilder::with_columns(spec.column_kinds());
     let mut starts: Vec<Option<i64>> = Vec::with_capacity(batch_rows);
-    let (mut n_in, mut n_out, mut bytes) = (0, 0, 0usize);
+    let mut bytes = 0usize;
     while let Some(msg) = inbox.recv().await {
-        n_in += msg.len() as u64;
         let Msg::Runs(records) = msg else { continue };
         counter.add_in(records.len());
         counter.add_out(records.len());
@@ -201,21 +198,15 @@ async fn run(
             // Bounded in rows and bytes: payload-heavy rows make big batches, and every
             // queued batch is memory.
             if table.rows() >= batch_rows || bytes >= BATCH_BYTES {
-                n_out += table.rows() as u64;
                 bytes = 0;
                 send(&outputs, rows_msg(&mut table, &mut starts)).await?;
             }
         }
     }
     if table.rows() > 0 {
-        n_out += table.rows() as u64;
         send(&outputs, rows_msg(&mut table, &mut starts)).await?;
     }
-    Ok(StageReport {
-        items_in: n_in,
-        items_out: n_out,
-        ..report
-    })
+    Ok(())
 }
 
 fn rows_msg(table: &mut TableBuilder, starts: &mut Vec<Option<i64>>) -> Msg {

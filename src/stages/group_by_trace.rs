@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 
 use super::group::{Aggregate, Group};
 use super::progress::StageCounter;
-use super::{Flow, Msg, Outputs, StageKind, StageReport, Start, send};
+use super::{Flow, Msg, Outputs, StageKind, Start, send};
 use crate::located::Checks;
 use crate::located::schema::{boolean, inputs, kind, run_path, string, table};
 
@@ -161,12 +161,11 @@ impl StageKind for GroupByTrace {
         "traces"
     }
 
-    fn start(&self, start: Start) -> BoxFuture<'static, anyhow::Result<StageReport>> {
+    fn start(&self, start: Start) -> BoxFuture<'static, anyhow::Result<()>> {
         run(
             self.aggregates.clone(),
             start.inbox,
             start.outputs,
-            start.report,
             start.counter,
         )
         .boxed()
@@ -179,13 +178,10 @@ async fn run(
     aggregates: IndexMap<String, Aggregate>,
     mut inbox: mpsc::Receiver<Msg>,
     outputs: Outputs,
-    report: StageReport,
     counter: Arc<StageCounter>,
-) -> anyhow::Result<StageReport> {
+) -> anyhow::Result<()> {
     let mut groups: IndexMap<String, Group> = IndexMap::new();
-    let mut n_in = 0;
     while let Some(msg) = inbox.recv().await {
-        n_in += msg.len() as u64;
         let Msg::Runs(records) = msg else { continue };
         let mut new = vec![];
         for r in records.iter() {
@@ -207,7 +203,6 @@ async fn run(
             send(&outputs, Msg::TracesSeen(Arc::new(new))).await?;
         }
     }
-    let n_out = groups.len() as u64;
     let finished: Vec<Arc<Group>> = groups
         .into_values()
         .map(|g| Arc::new(g.finish(&aggregates)))
@@ -215,9 +210,5 @@ async fn run(
     for chunk in finished.chunks(1000) {
         send(&outputs, Msg::Groups(Arc::new(chunk.to_vec()))).await?;
     }
-    Ok(StageReport {
-        items_in: n_in,
-        items_out: n_out,
-        ..report
-    })
+    Ok(())
 }

@@ -119,7 +119,9 @@ pub struct Start {
     /// What reaches it (closed at once for a stage without inputs).
     pub inbox: mpsc::Receiver<Msg>,
     pub outputs: Outputs,
-    pub report: StageReport,
+    /// Its id, for messages.
+    pub id: String,
+    /// Where it counts what it takes in and sends on.
     pub counter: Arc<StageCounter>,
     /// For a query stage: its planned query, project ids resolved, and whether to split it.
     pub query: Option<(RunsQuery, bool)>,
@@ -164,7 +166,7 @@ pub trait StageKind: std::fmt::Debug + Clone + PartialEq + Send + Sync + Sized +
     fn reads(&self) -> Vec<&'static str>;
     /// What its output items are, for progress lines.
     fn unit(&self) -> &'static str;
-    fn start(&self, start: Start) -> BoxFuture<'static, anyhow::Result<StageReport>>;
+    fn start(&self, start: Start) -> BoxFuture<'static, anyhow::Result<()>>;
 }
 
 /// The object-safe part of [`StageKind`], so [`Stage`] can hand out any kind.
@@ -178,7 +180,7 @@ trait AnyStage {
     fn needs_traces(&self) -> bool;
     fn reads(&self) -> Vec<&'static str>;
     fn unit(&self) -> &'static str;
-    fn start(&self, start: Start) -> BoxFuture<'static, anyhow::Result<StageReport>>;
+    fn start(&self, start: Start) -> BoxFuture<'static, anyhow::Result<()>>;
 }
 
 impl<T: StageKind> AnyStage for T {
@@ -209,7 +211,7 @@ impl<T: StageKind> AnyStage for T {
     fn unit(&self) -> &'static str {
         StageKind::unit(self)
     }
-    fn start(&self, start: Start) -> BoxFuture<'static, anyhow::Result<StageReport>> {
+    fn start(&self, start: Start) -> BoxFuture<'static, anyhow::Result<()>> {
         StageKind::start(self, start)
     }
 }
@@ -300,7 +302,7 @@ impl Stage {
     pub fn unit(&self) -> &'static str {
         self.any().unit()
     }
-    pub fn start(&self, start: Start) -> BoxFuture<'static, anyhow::Result<StageReport>> {
+    pub fn start(&self, start: Start) -> BoxFuture<'static, anyhow::Result<()>> {
         self.any().start(start)
     }
 }

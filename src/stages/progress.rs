@@ -20,6 +20,14 @@ impl StageCounter {
     pub fn add_out(&self, n: usize) {
         self.items_out.fetch_add(n as u64, Ordering::Relaxed);
     }
+
+    /// Items in and out so far.
+    pub fn counts(&self) -> (u64, u64) {
+        (
+            self.items_in.load(Ordering::Relaxed),
+            self.items_out.load(Ordering::Relaxed),
+        )
+    }
 }
 
 /// A stage's kind, what its items are, and its counter.

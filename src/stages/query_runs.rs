@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::progress::StageCounter;
-use super::{Flow, Msg, Outputs, Record, StageKind, StageReport, Start, TraceScope, send};
+use super::{Flow, Msg, Outputs, Record, StageKind, Start, TraceScope, send};
 use crate::langsmith::{Order, RunsQuery};
 use crate::located::Checks;
 use crate::located::schema::{boolean, kind, one_of_strings, select, string, string_list, table};
@@ -250,9 +250,9 @@ impl StageKind for QueryRuns {
         "runs"
     }
 
-    fn start(&self, start: Start) -> BoxFuture<'static, anyhow::Result<StageReport>> {
+    fn start(&self, start: Start) -> BoxFuture<'static, anyhow::Result<()>> {
         let Some((query, split)) = start.query else {
-            let id = start.report.id.clone();
+            let id = start.id;
             return async move { anyhow::bail!("stage {id:?}: no query was planned") }.boxed();
         };
         run(
@@ -261,7 +261,7 @@ impl StageKind for QueryRuns {
             split,
             start.scope,
             start.outputs,
-            start.report,
+            start.id,
             start.counter,
         )
         .boxed()
@@ -275,17 +275,15 @@ async fn run(
     split: bool,
     scope: Option<TraceScope>,
     outputs: Outputs,
-    report: StageReport,
+    id: String,
     counter: Arc<StageCounter>,
-) -> anyhow::Result<StageReport> {
+) -> anyhow::Result<()> {
     let mut pages = source.query(query, split);
-    let mut n = 0u64;
     while let Some(page) = pages.next().await {
-        let mut runs = page.with_context(|| format!("stage {:?}", report.id))?;
+        let mut runs = page.with_context(|| format!("stage {id:?}"))?;
         if let Some(scope) = &scope {
             runs.retain(|r| scope.owns(r));
         }
-        n += runs.len() as u64;
         counter.add_out(runs.len());
         let records: Vec<Record> = runs
             .into_iter()
@@ -293,8 +291,5 @@ async fn run(
             .collect();
         send(&outputs, Msg::Runs(Arc::new(records))).await?;
     }
-    Ok(StageReport {
-        items_out: n,
-        ..report
-    })
+    Ok(())
 }

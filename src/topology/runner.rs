@@ -107,13 +107,9 @@ pub async fn run_pipeline(
     let metadata = file_metadata(p, &queries, now, opts.window);
     for (id, stage) in &p.stages {
         let outputs = outputs_of(id);
-        let report = StageReport {
-            id: id.clone(),
-            kind: stage.kind().into(),
-            items_in: 0,
-            items_out: 0,
-        };
+        // The counter lives across a load's windows; this run's report is what it adds.
         let counter = opts.progress.stage(id, stage.kind(), stage.unit());
+        let (in_before, out_before) = counter.counts();
         let Some(inbox) = inboxes.remove(id) else {
             anyhow::bail!("stage {id:?} appears twice in the graph");
         };
@@ -139,17 +135,28 @@ pub async fn run_pipeline(
             }
             (query, planned.split)
         });
-        tasks.spawn(stage.start(Start {
+        let running = stage.start(Start {
             source: source.clone(),
             inbox,
             outputs,
-            report,
-            counter,
+            id: id.clone(),
+            counter: counter.clone(),
             query,
             scope,
             projects: resolved.values().cloned().collect(),
             select: derive_select(p, id, &["trace_id"]),
-        }));
+        });
+        let (id, kind) = (id.clone(), stage.kind());
+        tasks.spawn(async move {
+            running.await?;
+            let (items_in, items_out) = counter.counts();
+            Ok(StageReport {
+                id,
+                kind: kind.into(),
+                items_in: items_in - in_before,
+                items_out: items_out - out_before,
+            })
+        });
     }
     for (id, sink) in &p.sinks {
         let Some(inbox) = inboxes.remove(id) else {
