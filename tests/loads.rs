@@ -1009,3 +1009,55 @@ fn daily_windows_give_the_same_rows_as_one_window_even_for_traces_across_midnigh
     );
     assert_eq!(daily, one);
 }
+
+#[test]
+fn from_replays_run_files_on_s3_like_the_same_files_on_disk() {
+    let s3 = s3_server();
+    let dir = tempfile::tempdir().unwrap();
+    let mut sample = runlake::sample::SampleConfig::new("proj", 200, 17);
+    sample.days = 20;
+    let file = common::sample_file(dir.path(), &sample);
+    let text = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let (first, second) = lines.split_at(lines.len() / 2);
+    let mut gz = flate2::write::GzEncoder::new(vec![], flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, (second.join("\n") + "\n").as_bytes()).unwrap();
+    // Half the runs plain, half gzipped, in two "directories"; bookkeeping beside them that
+    // must not be read (moto accepts unsigned requests).
+    let put = |key: &str, body: Vec<u8>| {
+        let status = tokio::runtime::Runtime::new().unwrap().block_on(async {
+            common::http()
+                .put(format!("{}/{key}", s3.endpoint))
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        });
+        assert!(status.is_success(), "{key}: {status}");
+    };
+    put("captured", vec![]);
+    put(
+        "captured/runs/a/part.jsonl",
+        (first.join("\n") + "\n").into_bytes(),
+    );
+    put("captured/runs/b/part.jsonl.gz", gz.finish().unwrap());
+    put("captured/runs/_state/junk.jsonl", b"not a run\n".to_vec());
+    let run = |from: &str, out: &Path| {
+        let mut c = with_s3_env(Command::new(env!("CARGO_BIN_EXE_runlake")), &s3.endpoint);
+        c.args(["-q", "run"])
+            .arg(pipeline("tool_usage.toml"))
+            .args(["--from", from, "--project", "proj", "--since", "30d"])
+            .args(["--now", "2026-11-01T00:10:00Z", "--output"])
+            .arg(out);
+        ok(c);
+        common::dataset_rows(out)
+    };
+    let want = run(file.to_str().unwrap(), &dir.path().join("local"));
+    assert!(want.len() > 20, "{} rows", want.len());
+    assert_eq!(
+        run("s3://captured/runs", &dir.path().join("remote")),
+        want,
+        "the same rows in the same partitions"
+    );
+}

@@ -30,7 +30,7 @@ pub struct Cli {
 
 const AFTER_HELP: &str = "\
 Environment:
-  LANGSMITH_API_KEY       API key (required by run; never put it in a pipeline file)
+  LANGSMITH_API_KEY       API key (required by run, unless --from; never put it in a pipeline file)
   LANGSMITH_ENDPOINT      API URL (default https://api.smith.langchain.com; EU or self-hosted)
   LANGSMITH_WORKSPACE_ID  workspace id, for org-scoped keys
   LANGSMITH_PROJECT       project, when the pipeline and --project name none

@@ -41,11 +41,12 @@ pub struct RunArgs {
     #[arg(long)]
     pub json: bool,
     /// Replay captured runs instead of asking LangSmith: JSONL files of v1 runs (plain, .gz
-    /// or .zst) or LangSmith bulk-export Parquet files, one file or a directory of them.
+    /// or .zst) or LangSmith bulk-export Parquet files, one file or a directory of them, on
+    /// disk or under s3://, gs://, az:// (credentials from AWS_*, GOOGLE_*, AZURE_*).
     /// Same queries, filters and rows; no key, no network. Runs of one project answer to
     /// any --project name; with several, name the project by its id.
     #[arg(long, value_name = "PATH")]
-    pub from: Option<PathBuf>,
+    pub from: Option<String>,
 }
 
 /// What to export, overriding the pipeline: shared by `run` and `plan`.
@@ -109,12 +110,13 @@ pub fn client_config(p: &config::Pipeline) -> ClientConfig {
 
 pub fn run(args: RunArgs, quiet: bool) -> anyhow::Result<()> {
     let pipeline = config::load_with(&args.file, &args.set)?;
-    let source: Source = match &args.from {
-        Some(path) if !path.exists() => crate::usage_bail!(
-            "--from {}: no such file or directory; give a JSONL file of runs (plain, .gz or .zst), a bulk-export Parquet file, or a directory of them",
-            path.display()
+    let runtime = tokio::runtime::Runtime::new()?;
+    let source: Source = match args.from.as_deref() {
+        Some(uri) if uri.contains("://") => Arc::new(runtime.block_on(FileSource::open_uri(uri))?),
+        Some(path) if !std::path::Path::new(path).exists() => crate::usage_bail!(
+            "--from {path}: no such file or directory; give a JSONL file of runs (plain, .gz or .zst), a bulk-export Parquet file, or a directory of them"
         ),
-        Some(path) => Arc::new(FileSource::open(path)?),
+        Some(path) => Arc::new(FileSource::open(std::path::Path::new(path))?),
         None => Arc::new(Client::new(client_config(&pipeline))?),
     };
     let progress = crate::stages::Progress::default();
@@ -128,7 +130,6 @@ pub fn run(args: RunArgs, quiet: bool) -> anyhow::Result<()> {
         refresh: args.refresh,
         progress: progress.clone(),
     };
-    let runtime = tokio::runtime::Runtime::new()?;
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let display = super::progress::Display::start(progress, source.clone(), tty, quiet);
     let result = runtime.block_on(async {

@@ -8,4 +8,6 @@ mod store;
 
 pub use query::{Cursor, Order, Page, RunQuery};
 pub use render::{preview, write_v1_run};
-pub use store::{Project, Store, StoredRun, open_maybe_compressed, run_session, stored_run};
+pub use store::{
+    Project, Store, StoredRun, decompress, open_maybe_compressed, run_session, stored_run,
+};

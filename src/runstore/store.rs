@@ -197,13 +197,20 @@ pub fn stored_run(line: &str) -> anyhow::Result<StoredRun> {
 pub fn open_maybe_compressed(path: &Path) -> anyhow::Result<Box<dyn BufRead>> {
     let file =
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let name = path.to_string_lossy();
+    decompress(&path.to_string_lossy(), file)
+}
+
+/// `reader`'s lines, decompressed by the extension of `name` (`.gz`, `.zst`).
+pub fn decompress(
+    name: &str,
+    reader: impl Read + Send + 'static,
+) -> anyhow::Result<Box<dyn BufRead>> {
     let reader: Box<dyn Read> = if name.ends_with(".gz") {
-        Box::new(flate2::read::MultiGzDecoder::new(file))
+        Box::new(flate2::read::MultiGzDecoder::new(reader))
     } else if name.ends_with(".zst") || name.ends_with(".zstd") {
-        Box::new(zstd::Decoder::new(file)?)
+        Box::new(zstd::Decoder::new(reader)?)
     } else {
-        Box::new(file)
+        Box::new(reader)
     };
     Ok(Box::new(BufReader::with_capacity(1 << 20, reader)))
 }

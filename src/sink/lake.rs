@@ -40,6 +40,8 @@ pub enum Lake {
 impl Lake {
     /// A local path, `file://` URL, or an object-store URL.
     pub fn open(uri: &str) -> anyhow::Result<Lake> {
+        // Object stores talk HTTPS through reqwest, built without a default TLS provider.
+        crate::ensure_crypto_provider();
         let Some((scheme, _)) = uri.split_once("://") else {
             return Ok(Lake::Local {
                 root: PathBuf::from(uri),

@@ -60,6 +60,16 @@ pub(super) fn read_runs(
 ) -> anyhow::Result<()> {
     let handle =
         std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    read_runs_from(file, handle, by_project)
+}
+
+/// Like [`read_runs`], from the file's bytes (object storage); `file` names it and carries
+/// its `session_id=` directory.
+pub(super) fn read_runs_from(
+    file: &Path,
+    handle: impl parquet::file::reader::ChunkReader + 'static,
+    by_project: &mut BTreeMap<String, Vec<StoredRun>>,
+) -> anyhow::Result<()> {
     let builder = ParquetRecordBatchReaderBuilder::try_new(handle)
         .with_context(|| format!("{}: not a readable Parquet file", file.display()))?;
     let layout = Layout::new(file, builder.schema().fields())?;

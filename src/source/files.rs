@@ -65,6 +65,46 @@ impl FileSource {
         Self::from_projects(path, by_project)
     }
 
+    /// Reads every run file under an object-storage prefix (`s3://bucket/prefix`,
+    /// `gs://…`, `az://…`; credentials and endpoints from the `AWS_*`, `GOOGLE_*`, `AZURE_*`
+    /// variables, as for outputs) or a `file://` URL, like [`FileSource::open`].
+    pub async fn open_uri(uri: &str) -> anyhow::Result<FileSource> {
+        let lake = crate::sink::lake::Lake::open(uri)?;
+        if let Some(root) = lake.local_path("") {
+            return FileSource::open(&root);
+        }
+        let mut by_project: BTreeMap<String, Vec<StoredRun>> = BTreeMap::new();
+        let mut read = 0;
+        for rel in lake.list("").await? {
+            let path = Path::new(&rel);
+            let hidden = rel
+                .split('/')
+                .any(|part| part.starts_with('.') || part.starts_with('_'));
+            if hidden || !is_run_file(path) {
+                continue;
+            }
+            let Some(bytes) = lake.get(&rel).await? else {
+                continue; // deleted meanwhile
+            };
+            let named = Path::new(uri).join(&rel);
+            if super::bulk_export::is_parquet(path) {
+                super::bulk_export::read_runs_from(
+                    &named,
+                    bytes::Bytes::from(bytes),
+                    &mut by_project,
+                )?;
+            } else {
+                let reader = runstore::decompress(&rel, std::io::Cursor::new(bytes))?;
+                read_runs(&named, reader, &mut by_project)?;
+            }
+            read += 1;
+        }
+        if read == 0 {
+            bail!("{uri}: no run files (*.jsonl, *.jsonl.gz, *.jsonl.zst, *.parquet)");
+        }
+        Self::from_projects(Path::new(uri), by_project)
+    }
+
     /// Like [`FileSource::open`], from decompressed JSONL; `origin` names it in errors.
     pub fn from_reader(origin: &Path, reader: impl BufRead) -> anyhow::Result<FileSource> {
         let mut by_project = BTreeMap::new();
@@ -284,6 +324,18 @@ impl RunSource for FileSource {
     }
 }
 
+/// Whether a file's name says it holds runs: JSONL (plain, .gz, .zst) or Parquet.
+fn is_run_file(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    [".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson"]
+        .iter()
+        .any(|ext| name.ends_with(ext))
+        || super::bulk_export::is_parquet(path)
+}
+
 /// The run files at `path`, in name order.
 fn run_files(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let meta =
@@ -305,11 +357,7 @@ fn run_files(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
             }
             if entry.file_type()?.is_dir() {
                 stack.push(p);
-            } else if [".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson"]
-                .iter()
-                .any(|ext| name.ends_with(ext))
-                || super::bulk_export::is_parquet(&p)
-            {
+            } else if is_run_file(&p) {
                 out.push(p);
             }
         }
