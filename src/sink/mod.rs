@@ -7,8 +7,10 @@
 //! spilled as Arrow IPC and, at the end, conformed to the union schema of the whole output,
 //! so every file of the output has the same columns.
 
+mod arrow_ipc;
 pub mod commit;
 pub mod lake;
+mod parquet_format;
 pub mod partition;
 pub mod settings;
 pub mod table;
@@ -21,13 +23,10 @@ use std::sync::Arc;
 use anyhow::Context;
 use arrow::datatypes::SchemaRef;
 use arrow::ipc::reader::StreamReader;
-use arrow::ipc::writer::{FileWriter, StreamWriter};
+use arrow::ipc::writer::StreamWriter;
 use arrow::record_batch::RecordBatch;
 use indexmap::IndexMap;
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::metadata::KeyValue;
-use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 use crate::flatten::SchemaUnion;
 /// What a sink's settings fall back to, in one place: pipelines and `convert` share them.
@@ -50,17 +49,37 @@ pub const MAX_OPEN_WRITERS: usize = 8;
 /// group closes, so a small buffer only batches page headers and footers.
 const FILE_BUFFER_BYTES: usize = 64 * 1024;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The file format a sink writes: its `type` in a pipeline file. Each has its module
+/// (`parquet_format`, `arrow_ipc`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Format {
+    #[default]
     Parquet,
     ArrowIpc,
 }
 
 impl Format {
+    /// Its `type` in a pipeline file.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Format::Parquet => "parquet",
+            Format::ArrowIpc => "arrow_ipc",
+        }
+    }
+
     pub fn extension(self) -> &'static str {
         match self {
             Format::Parquet => "parquet",
             Format::ArrowIpc => "arrow",
+        }
+    }
+
+    /// Sinks take rows, or runs in the default row shape.
+    pub fn accepts(self, flow: crate::model::Flow) -> bool {
+        use crate::model::Flow;
+        match self {
+            Format::Parquet | Format::ArrowIpc => matches!(flow, Flow::Rows | Flow::Runs),
         }
     }
 }
@@ -244,8 +263,11 @@ impl Sink {
             }
             let (rel, tmp, file) = self.create_next(dir)?;
             let schema = batch.schema();
-            let writer =
-                ArrowWriter::try_new(file, schema.clone(), Some(self.properties(&schema)?))?;
+            let writer = ArrowWriter::try_new(
+                file,
+                schema.clone(),
+                Some(parquet_format::properties(&self.options, &schema)?),
+            )?;
             self.written_schema = Some(schema.clone());
             self.partitions[dir].direct = Some(Direct {
                 writer,
@@ -312,7 +334,7 @@ impl Sink {
         if spills.is_empty() {
             return Ok(());
         }
-        let mut out: Option<(OutFile, PathBuf, String, u64)> = None;
+        let mut out: Option<(Box<dyn FormatWriter>, PathBuf, String, u64)> = None;
         for spill in &spills {
             let reader = StreamReader::try_new(std::io::BufReader::new(File::open(spill)?), None)?;
             for batch in reader {
@@ -341,65 +363,15 @@ impl Sink {
         Ok(())
     }
 
-    fn open_file(&self, file: BufWriter<File>, schema: &SchemaRef) -> anyhow::Result<OutFile> {
-        Ok(match self.options.format {
-            Format::Parquet => OutFile::Parquet(ArrowWriter::try_new(
-                file,
-                schema.clone(),
-                Some(self.properties(schema)?),
-            )?),
-            Format::ArrowIpc => {
-                let schema = schema.as_ref().clone().with_metadata(
-                    self.options
-                        .metadata
-                        .iter()
-                        .cloned()
-                        .collect::<std::collections::HashMap<String, String>>(),
-                );
-                // Arrow IPC compresses buffer by buffer, at zstd's default level.
-                let compression = match self.options.compression.as_str() {
-                    "none" => None,
-                    _ => Some(arrow::ipc::CompressionType::ZSTD),
-                };
-                let options = arrow::ipc::writer::IpcWriteOptions::default()
-                    .try_with_compression(compression)?;
-                OutFile::Ipc(FileWriter::try_new_with_options(file, &schema, options)?, 0)
-            }
-        })
-    }
-
-    /// zstd (level 3 unless configured), page statistics, row groups bounded by rows and bytes
-    /// (the writer buffers a whole row group), no dictionary for JSON payload columns (large,
-    /// rarely repeated).
-    fn properties(&self, schema: &arrow::datatypes::Schema) -> anyhow::Result<WriterProperties> {
-        let compression = match self.options.compression.as_str() {
-            "snappy" => Compression::SNAPPY,
-            "none" => Compression::UNCOMPRESSED,
-            _ => Compression::ZSTD(ZstdLevel::try_new(self.options.compression_level)?),
-        };
-        let mut builder = WriterProperties::builder();
-        for field in schema.fields() {
-            if field.extension_type_name() == Some("arrow.json") {
-                builder = builder.set_column_dictionary_enabled(
-                    parquet::schema::types::ColumnPath::from(field.name().as_str()),
-                    false,
-                );
-            }
+    fn open_file(
+        &self,
+        file: BufWriter<File>,
+        schema: &SchemaRef,
+    ) -> anyhow::Result<Box<dyn FormatWriter>> {
+        match self.options.format {
+            Format::Parquet => parquet_format::open(file, schema, &self.options),
+            Format::ArrowIpc => arrow_ipc::open(file, schema, &self.options),
         }
-        Ok(builder
-            .set_compression(compression)
-            .set_max_row_group_row_count(Some(self.options.row_group_rows.max(1)))
-            .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
-            .set_statistics_enabled(EnabledStatistics::Page)
-            .set_key_value_metadata(Some(
-                self.options
-                    .metadata
-                    .iter()
-                    .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
-                    .collect(),
-            ))
-            .set_created_by(format!("runlake {}", env!("CARGO_PKG_VERSION")))
-            .build())
     }
 
     /// Writes what is left and removes the spill directory.
@@ -430,40 +402,13 @@ impl Sink {
     }
 }
 
-/// A file written from conformed batches.
-enum OutFile {
-    Parquet(ArrowWriter<BufWriter<File>>),
-    Ipc(FileWriter<BufWriter<File>>, u64),
-}
-
-impl OutFile {
-    fn write(&mut self, batch: &RecordBatch) -> anyhow::Result<()> {
-        match self {
-            OutFile::Parquet(w) => w.write(batch)?,
-            OutFile::Ipc(w, size) => {
-                w.write(batch)?;
-                *size += batch.get_array_memory_size() as u64;
-            }
-        }
-        Ok(())
-    }
-
-    fn size(&self) -> u64 {
-        match self {
-            OutFile::Parquet(w) => (w.bytes_written() + w.in_progress_size()) as u64,
-            OutFile::Ipc(_, size) => *size,
-        }
-    }
-
-    fn close(self) -> anyhow::Result<()> {
-        match self {
-            OutFile::Parquet(w) => {
-                w.close()?;
-            }
-            OutFile::Ipc(mut w, _) => w.finish()?,
-        }
-        Ok(())
-    }
+/// A file of one format being written from conformed batches; each format's module
+/// implements it.
+trait FormatWriter {
+    fn write(&mut self, batch: &RecordBatch) -> anyhow::Result<()>;
+    /// Bytes written so far (about), to bound file sizes.
+    fn size(&self) -> u64;
+    fn close(self: Box<Self>) -> anyhow::Result<()>;
 }
 
 /// Readers (Spark, pyarrow, DuckDB's hive layout) skip names starting with `_` or `.`.
@@ -478,42 +423,4 @@ pub fn is_hidden(path: &Path) -> bool {
 pub struct RowBatch {
     pub batch: RecordBatch,
     pub start_times: Arc<Vec<Option<i64>>>,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_configured_zstd_level_reaches_the_writer() {
-        let dir = tempfile::tempdir().unwrap();
-        let options = |compression: &str, compression_level| SinkOptions {
-            format: Format::Parquet,
-            dir: dir.path().to_path_buf(),
-            name: "t".into(),
-            compression: compression.into(),
-            compression_level,
-            row_group_rows: 10,
-            max_rows_per_file: 10,
-            max_file_bytes: 1 << 20,
-            partition_by: vec![],
-            metadata: vec![],
-        };
-        let schema = arrow::datatypes::Schema::empty();
-        let codec = |compression, level| {
-            let sink = Sink::new(options(compression, level)).unwrap();
-            sink.properties(&schema)
-                .unwrap()
-                .compression(&parquet::schema::types::ColumnPath::from("x"))
-        };
-        assert_eq!(
-            codec("zstd", 19),
-            Compression::ZSTD(ZstdLevel::try_new(19).unwrap())
-        );
-        assert_eq!(
-            codec("zstd", 1),
-            Compression::ZSTD(ZstdLevel::try_new(1).unwrap())
-        );
-        assert_eq!(codec("snappy", 3), Compression::SNAPPY);
-    }
 }

@@ -7,7 +7,6 @@ use serde_json::{Value, json};
 use super::{Format, SinkOptions, defaults};
 use crate::located::Checks;
 use crate::located::schema::{inputs, integer, one_of_strings, string, string_list, table};
-use crate::model::Flow;
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -32,40 +31,10 @@ pub struct SinkConfig {
     pub disposition: Option<crate::model::Disposition>,
 }
 
-/// The file format a sink writes: its `type`.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum SinkKind {
-    #[default]
-    Parquet,
-    ArrowIpc,
-}
+/// A sink's `type` is the format it writes.
+pub use super::Format as SinkKind;
 
-impl SinkKind {
-    pub const fn name(self) -> &'static str {
-        match self {
-            SinkKind::Parquet => "parquet",
-            SinkKind::ArrowIpc => "arrow_ipc",
-        }
-    }
-
-    pub fn format(self) -> Format {
-        match self {
-            SinkKind::Parquet => Format::Parquet,
-            SinkKind::ArrowIpc => Format::ArrowIpc,
-        }
-    }
-}
-
-impl SinkKind {
-    /// Sinks take rows, or runs in the default row shape.
-    pub fn accepts(self, flow: Flow) -> bool {
-        match self {
-            SinkKind::Parquet | SinkKind::ArrowIpc => matches!(flow, Flow::Rows | Flow::Runs),
-        }
-    }
-}
-pub const SINK_TYPES: &[&str] = &[SinkKind::Parquet.name(), SinkKind::ArrowIpc.name()];
+pub const SINK_TYPES: &[&str] = &[Format::Parquet.name(), Format::ArrowIpc.name()];
 /// Values of a sink's `compression`.
 pub const COMPRESSIONS: &[&str] = &["zstd", "snappy", "none"];
 /// Levels a zstd sink accepts (`compression_level`), and the default: zstd's own.
@@ -149,7 +118,7 @@ impl SinkConfig {
         metadata: Vec<(String, String)>,
     ) -> SinkOptions {
         SinkOptions {
-            format: format.unwrap_or(self.kind.format()),
+            format: format.unwrap_or(self.kind),
             dir,
             name,
             compression: self.compression.clone().unwrap_or_else(|| "zstd".into()),
