@@ -76,7 +76,49 @@ pub fn parse_with<'a>(
 ) -> Result<Pipeline, ConfigErrors> {
     let loc = Locator { file, src };
     let mut errors = Vec::new();
-    let mut doc = match DeTable::parse(src) {
+    let doc = read_document(&loc, env, overrides, &mut errors)?;
+    let mut top = TopLevel::read(&doc, file, &loc, &mut errors);
+    let mut spans: HashMap<String, usize> = HashMap::new();
+    let mut input_spans: HashMap<String, Vec<(String, usize)>> = HashMap::new();
+    let stages = read_stages(&top.stages, &loc, &mut spans, &mut input_spans, &mut errors);
+    let sinks = read_sinks(&top.sinks, &loc, &spans, &mut input_spans, &mut errors);
+    if top.sinks.is_empty() {
+        errors.push(loc.at(
+            src.len(),
+            "sinks",
+            "no sinks: add e.g. [sinks.out] with type = \"parquet\" and inputs = [\"<stage>\"]",
+        ));
+    }
+    check_graph(&stages, &sinks, &input_spans, &spans, &loc, &mut errors);
+    if errors.is_empty() {
+        top.source = with_defaults(top.source, &mut errors, env);
+    }
+    if !errors.is_empty() {
+        errors.sort_by_key(|e| (e.line, e.column));
+        errors.dedup();
+        return Err(ConfigErrors(errors));
+    }
+    Ok(Pipeline {
+        name: top.name,
+        description: top.description,
+        file: file.to_path_buf(),
+        source: top.source,
+        load: top.load,
+        stages,
+        sinks,
+        hash: sha256_hex(src.as_bytes()),
+    })
+}
+
+/// The TOML document with `--set` overrides applied and `${VAR}` interpolated; malformed TOML
+/// is the one error that stops everything at once.
+fn read_document<'a>(
+    loc: &Locator<'a>,
+    env: Env,
+    overrides: &'a [(String, String)],
+    errors: &mut Vec<ConfigError>,
+) -> Result<DeTable<'a>, ConfigErrors> {
+    let mut doc = match DeTable::parse(loc.src) {
         Ok(doc) => doc,
         Err(e) => {
             let offset = e.span().map_or(0, |s| s.start);
@@ -92,86 +134,137 @@ pub fn parse_with<'a>(
             errors.push(loc.at(0, key.as_str(), e));
         }
     }
-    interpolate_table(doc.get_mut(), "", &loc, env, &mut errors);
-    let doc = doc.into_inner();
+    interpolate_table(doc.get_mut(), "", loc, env, errors);
+    Ok(doc.into_inner())
+}
 
-    let mut name = file
-        .file_stem()
-        .map_or("pipeline".into(), |s| s.to_string_lossy().into_owned());
-    let mut description = None;
-    let mut source = SourceConfig::default();
-    let mut load = LoadConfig::default();
-    let mut stage_tables = Vec::new();
-    let mut sink_tables = Vec::new();
-    for (key, value) in doc.iter() {
-        let span = value.span();
-        match key.get_ref().as_ref() {
-            "name" => match value.get_ref() {
-                DeValue::String(s) => name = s.to_string(),
-                _ => errors.push(loc.at(span.start, "name", "expected a string")),
-            },
-            "description" => match value.get_ref() {
-                DeValue::String(s) => description = Some(s.to_string()),
-                _ => errors.push(loc.at(span.start, "description", "expected a string")),
-            },
-            "source" => {
-                if let Some(s) = typed::<SourceConfig>(value, "source", &loc, &mut errors) {
-                    source = s;
-                }
-            }
-            "load" => {
-                if let Some(l) = typed::<LoadConfig>(value, "load", &loc, &mut errors) {
-                    load = l;
-                }
-            }
-            "stages" | "sinks" => match value.get_ref() {
-                DeValue::Table(t) => {
-                    for (id, v) in t.iter() {
-                        let target = if key.get_ref() == "stages" { &mut stage_tables } else { &mut sink_tables };
-                        target.push((id.get_ref().to_string(), id.span().start, v));
+/// A component's table: its id, where the id stands, and the table.
+type Component<'d, 'a> = (String, usize, &'d Spanned<DeValue<'a>>);
+
+/// The top-level keys of a pipeline file, the components still as tables.
+struct TopLevel<'d, 'a> {
+    name: String,
+    description: Option<String>,
+    source: SourceConfig,
+    load: LoadConfig,
+    stages: Vec<Component<'d, 'a>>,
+    sinks: Vec<Component<'d, 'a>>,
+}
+
+impl<'d, 'a> TopLevel<'d, 'a> {
+    fn read(
+        doc: &'d DeTable<'a>,
+        file: &Path,
+        loc: &Locator,
+        errors: &mut Vec<ConfigError>,
+    ) -> TopLevel<'d, 'a> {
+        let mut top = TopLevel {
+            name: file
+                .file_stem()
+                .map_or("pipeline".into(), |s| s.to_string_lossy().into_owned()),
+            description: None,
+            source: SourceConfig::default(),
+            load: LoadConfig::default(),
+            stages: vec![],
+            sinks: vec![],
+        };
+        for (key, value) in doc.iter() {
+            let span = value.span();
+            match key.get_ref().as_ref() {
+                "name" => match value.get_ref() {
+                    DeValue::String(s) => top.name = s.to_string(),
+                    _ => errors.push(loc.at(span.start, "name", "expected a string")),
+                },
+                "description" => match value.get_ref() {
+                    DeValue::String(s) => top.description = Some(s.to_string()),
+                    _ => errors.push(loc.at(span.start, "description", "expected a string")),
+                },
+                "source" => {
+                    if let Some(s) = typed::<SourceConfig>(value, "source", loc, errors) {
+                        top.source = s;
                     }
                 }
-                _ => errors.push(loc.at(span.start, key.get_ref().as_ref(), "expected a table of named components")),
-            },
-            other => errors.push(loc.at(
-                key.span().start,
-                other,
-                format!(
-                    "unknown key{}; a pipeline file has name, description, [source], [load], [stages.<id>] and [sinks.<id>]",
-                    crate::located::closest(other, super::keys::TOP_LEVEL_KEYS.iter().copied())
-                        .map(|k| format!(" (did you mean {k:?}?)"))
-                        .unwrap_or_default()
-                ),
-            )),
+                "load" => {
+                    if let Some(l) = typed::<LoadConfig>(value, "load", loc, errors) {
+                        top.load = l;
+                    }
+                }
+                "stages" | "sinks" => match value.get_ref() {
+                    DeValue::Table(t) => {
+                        for (id, v) in t.iter() {
+                            let target = if key.get_ref() == "stages" {
+                                &mut top.stages
+                            } else {
+                                &mut top.sinks
+                            };
+                            target.push((id.get_ref().to_string(), id.span().start, v));
+                        }
+                    }
+                    _ => errors.push(loc.at(
+                        span.start,
+                        key.get_ref().as_ref(),
+                        "expected a table of named components",
+                    )),
+                },
+                other => errors.push(loc.at(
+                    key.span().start,
+                    other,
+                    format!(
+                        "unknown key{}; a pipeline file has name, description, [source], [load], [stages.<id>] and [sinks.<id>]",
+                        crate::located::closest(other, super::keys::TOP_LEVEL_KEYS.iter().copied())
+                            .map(|k| format!(" (did you mean {k:?}?)"))
+                            .unwrap_or_default()
+                    ),
+                )),
+            }
         }
+        top
     }
+}
 
-    let mut stages: IndexMap<String, Stage> = IndexMap::new();
-    let mut spans: HashMap<String, usize> = HashMap::new();
-    let mut input_spans: HashMap<String, Vec<(String, usize)>> = HashMap::new();
-    for (id, at, value) in &stage_tables {
+/// Each `[stages.<id>]` read and resolved by its kind; records where ids and inputs stand.
+fn read_stages(
+    tables: &[Component],
+    loc: &Locator,
+    spans: &mut HashMap<String, usize>,
+    input_spans: &mut HashMap<String, Vec<(String, usize)>>,
+    errors: &mut Vec<ConfigError>,
+) -> IndexMap<String, Stage> {
+    let mut stages = IndexMap::new();
+    for (id, at, value) in tables {
         let key = format!("stages.{id}");
-        check_id(id, *at, &key, &loc, &mut errors);
+        check_id(id, *at, &key, loc, errors);
         spans.insert(id.clone(), *at);
         input_spans.insert(id.clone(), inputs_with_spans(value));
-        let Some(kind) = stage_type(value, &key, STAGE_TYPES, &loc, &mut errors) else {
+        let Some(kind) = stage_type(value, &key, STAGE_TYPES, loc, errors) else {
             continue;
         };
         let mut checks = Checks {
             value,
             key,
-            loc: &loc,
-            errors: &mut errors,
+            loc,
+            errors,
         };
         if let Some(Some(stage)) = Stage::resolve(&kind, &mut checks) {
             stages.insert(id.clone(), stage);
         }
     }
-    let mut sinks: IndexMap<String, SinkConfig> = IndexMap::new();
-    for (id, at, value) in &sink_tables {
+    stages
+}
+
+/// Each `[sinks.<id>]` read and checked.
+fn read_sinks(
+    tables: &[Component],
+    loc: &Locator,
+    stage_spans: &HashMap<String, usize>,
+    input_spans: &mut HashMap<String, Vec<(String, usize)>>,
+    errors: &mut Vec<ConfigError>,
+) -> IndexMap<String, SinkConfig> {
+    let mut sinks = IndexMap::new();
+    for (id, at, value) in tables {
         let key = format!("sinks.{id}");
-        check_id(id, *at, &key, &loc, &mut errors);
-        if spans.contains_key(id) {
+        check_id(id, *at, &key, loc, errors);
+        if stage_spans.contains_key(id) {
             errors.push(loc.at(
                 *at,
                 &key,
@@ -179,47 +272,20 @@ pub fn parse_with<'a>(
             ));
         }
         input_spans.insert(id.clone(), inputs_with_spans(value));
-        if stage_type(value, &key, SINK_TYPES, &loc, &mut errors).is_none() {
+        if stage_type(value, &key, SINK_TYPES, loc, errors).is_none() {
             continue;
         }
-        if let Some(sink) = typed::<SinkConfig>(value, &key, &loc, &mut errors) {
+        if let Some(sink) = typed::<SinkConfig>(value, &key, loc, errors) {
             sink.check(&mut Checks {
                 value,
                 key: key.clone(),
-                loc: &loc,
-                errors: &mut errors,
+                loc,
+                errors,
             });
             sinks.insert(id.clone(), sink);
         }
     }
-    if sink_tables.is_empty() {
-        errors.push(loc.at(
-            src.len(),
-            "sinks",
-            "no sinks: add e.g. [sinks.out] with type = \"parquet\" and inputs = [\"<stage>\"]",
-        ));
-    }
-    check_graph(&stages, &sinks, &input_spans, &spans, &loc, &mut errors);
-
-    if errors.is_empty() {
-        source = with_defaults(source, &mut errors, env);
-    }
-    if errors.is_empty() {
-        Ok(Pipeline {
-            name,
-            description,
-            file: file.to_path_buf(),
-            source,
-            load,
-            stages,
-            sinks,
-            hash: sha256_hex(src.as_bytes()),
-        })
-    } else {
-        errors.sort_by_key(|e| (e.line, e.column));
-        errors.dedup();
-        Err(ConfigErrors(errors))
-    }
+    sinks
 }
 
 fn stage_type(
