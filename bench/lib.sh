@@ -13,7 +13,7 @@ EMU=$!
 for _ in $(seq 600); do [ -s "$TMP/url" ] && break; sleep 0.1; done
 URL=$(head -1 "$TMP/url")
 export LANGSMITH_ENDPOINT=$URL LANGSMITH_API_KEY=bench LANGSMITH_PROJECT=my-project LANGSMITH_TRACING=false
-# tool_usage over the whole project in one request stream, as the seed script does it.
+# tool_usage over the whole project in one request stream, as the seed script does it (v1,
+# whose pages are the seed's; the emulator is not LangSmith Cloud, so nothing is paced).
 TOOL_USAGE=(run pipelines/tool_usage.toml --now 2026-11-01T00:10:00Z --set source.api=v1
-  --set source.split_windows=false --set source.v1_requests_per_10s=1000000
-  --set source.v1_long_requests_per_10s=1000000)
+  --set source.split_windows=false)
