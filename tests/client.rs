@@ -583,6 +583,37 @@ async fn errors_say_what_to_fix() {
     assert_eq!(client.stats().retries, 0, "400 is never retried");
     emu.shutdown().await;
 
+    // An API the deployment lacks, forced: a clear answer at once, no retries.
+    for (deployment, forced, api) in [
+        (runlake::emulator::Deployment::V1Only, ApiChoice::V2, "v2"),
+        (runlake::emulator::Deployment::V2Only, ApiChoice::V1, "v1"),
+    ] {
+        let emu = start(
+            &[("proj", &d.path)],
+            EmulatorConfig {
+                deployment,
+                ..Default::default()
+            },
+        )
+        .await;
+        let client = client_for(&emu, |c| c.api = forced);
+        let query = RunsQuery {
+            projects: vec![d.project_id.clone()],
+            ..Default::default()
+        };
+        let err = client.page(&query, None).await.unwrap_err();
+        assert!(
+            matches!(err, ClientError::ApiMissing { .. })
+                && err
+                    .to_string()
+                    .contains(&format!("does not serve the {api} runs API"))
+                && err.to_string().contains("api = \"auto\""),
+            "{err}"
+        );
+        assert_eq!(client.stats().retries, 0, "{deployment:?}: not retried");
+        emu.shutdown().await;
+    }
+
     let emu = start(
         &[("proj", &d.path)],
         EmulatorConfig {

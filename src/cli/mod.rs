@@ -107,6 +107,7 @@ fn exit_code(err: &anyhow::Error) -> u8 {
         Some(
             ClientError::ProjectNotFound { .. }
             | ClientError::ProjectNotInFiles { .. }
+            | ClientError::ApiMissing { .. }
             | ClientError::BadRequest { .. }
             | ClientError::Unsupported(_),
         ) => exit::CONFIG,

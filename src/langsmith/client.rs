@@ -478,6 +478,20 @@ impl Client {
                 inner.pacer.throttled(&ticket, retry_after);
                 Err(ClientError::RateLimited { retry_after })
             }
+            // A deployment without the API asked for: v1 queries on SmithDB only answer 501,
+            // v2 routes on a deployment without SmithDB do not exist. Never worth a retry.
+            501 if path.starts_with("/api/v1/runs") => Err(ClientError::ApiMissing {
+                endpoint: endpoint.clone(),
+                api: "v1",
+                status,
+                what: format!("{method} {path}"),
+            }),
+            404 if path.starts_with("/api/v2/") => Err(ClientError::ApiMissing {
+                endpoint: endpoint.clone(),
+                api: "v2",
+                status,
+                what: format!("{method} {path}"),
+            }),
             401 => Err(ClientError::Unauthorized {
                 endpoint: endpoint.clone(),
             }),

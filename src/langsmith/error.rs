@@ -43,6 +43,18 @@ pub enum ClientError {
         ids: String,
     },
 
+    #[error(
+        "LangSmith at {endpoint} does not serve the {api} runs API ({status} for {what}); \
+         use api = \"auto\" (it picks what the deployment offers) or the other API \
+         (--set source.api=…)"
+    )]
+    ApiMissing {
+        endpoint: String,
+        api: &'static str,
+        status: u16,
+        what: String,
+    },
+
     #[error("LangSmith answered 404 Not Found for {what}: {detail}")]
     NotFound { what: String, detail: String },
 
