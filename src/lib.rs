@@ -1,7 +1,10 @@
 //! runlake: export LangSmith traces into Parquet and Arrow files.
 //!
-//! Data flows one way: config → validated graph → running stages → sinks. The modules here
-//! are the pieces of that flow plus the local LangSmith emulator used by tests and CI.
+//! Data flows one way: config (pipeline files, each component resolving its own table) →
+//! resolved plan (`topology::plan`) → running stages (`stages`, wired by `topology`, reading
+//! a `source`) → table commits (`sink::table`, driven window by window by `load`). The other
+//! modules serve that flow: the LangSmith client, run files in memory (`runstore`), the local
+//! emulator used by tests and CI, the filter language, the Run model.
 
 pub mod cli;
 pub mod config;
