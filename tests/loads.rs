@@ -1061,3 +1061,52 @@ fn from_replays_run_files_on_s3_like_the_same_files_on_disk() {
         "the same rows in the same partitions"
     );
 }
+
+#[test]
+fn a_backfill_run_again_later_loads_only_what_is_missing() {
+    // The cron job that reruns `--since 30d`: its range now overlaps the committed one.
+    let dir = tempfile::tempdir().unwrap();
+    let mut sample = runlake::sample::SampleConfig::new("proj", 300, 23);
+    sample.days = 31;
+    let file = common::sample_file(dir.path(), &sample);
+    let run = |now: &str, out: &Path, extra: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_runlake"));
+        c.args(["-q", "run"])
+            .arg(pipeline("tool_usage.toml"))
+            .args(["--from", file.to_str().unwrap(), "--project", "proj"])
+            .args(["--now", now, "--output"])
+            .arg(out)
+            .args(["--json"])
+            .args(extra);
+        ok(c).1
+    };
+    let out = dir.path().join("out");
+    run("2026-10-31T00:00:00Z", &out, &["--since", "30d"]);
+    let again = run("2026-11-01T00:10:00Z", &out, &["--since", "30d"]);
+    let windows = again["windows"].as_array().unwrap();
+    assert_eq!(windows.len(), 1, "only the gap: {windows:?}");
+    assert_eq!(windows[0]["status"], "loaded");
+    assert_eq!(
+        windows[0]["window"]["start"], "2026-10-31T00:00:00Z",
+        "{windows:?}"
+    );
+    // The same as one backfill over the union of both ranges.
+    let once = dir.path().join("once");
+    run(
+        "2026-11-01T00:10:00Z",
+        &once,
+        &["--since", "2026-10-01T00:00:00Z"],
+    );
+    assert_eq!(common::dataset_rows(&out), common::dataset_rows(&once));
+    // Run yet again: nothing left to load.
+    let third = run("2026-11-01T00:10:00Z", &out, &["--since", "30d"]);
+    assert!(
+        third["windows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|w| w["status"] == "skipped"),
+        "{third}"
+    );
+    assert_eq!(common::dataset_rows(&out), common::dataset_rows(&once));
+}

@@ -246,10 +246,24 @@ pub async fn run(p: &Pipeline, source: Source, opts: &LoadOptions) -> anyhow::Re
         t.manifests = t.table.committed().await?;
     }
     let (windows, last_committed) = plan_windows(p, opts, mode, &targets, now)?;
+    // A backfill fills gaps: it loads what no committed window covers and leaves the rest
+    // (`--refresh` reloads all of it).
+    let windows: Vec<(Window, bool)> = if mode == Mode::Backfill && !opts.refresh {
+        let covered = covered_by_every_sink(&targets);
+        windows
+            .into_iter()
+            .flat_map(|w| match w.minus(&covered) {
+                gaps if gaps.is_empty() => vec![(w, false)],
+                gaps => gaps.into_iter().map(|g| (g, true)).collect(),
+            })
+            .collect()
+    } else {
+        windows.into_iter().map(|w| (w, true)).collect()
+    };
     let margin = p.load.trace_margin.map_or(TimeDelta::hours(1), |s| s.0);
     let mut reports = vec![];
     opts.progress.set_windows(windows.len());
-    for (index, w) in windows.into_iter().enumerate() {
+    for (index, (w, load)) in windows.into_iter().enumerate() {
         // The first window of a first incremental load has no earlier window to share
         // traces with: it keeps every trace of its child runs, as a one-off export would.
         let first_ever = mode == Mode::Incremental && index == 0 && last_committed.is_none();
@@ -258,9 +272,7 @@ pub async fn run(p: &Pipeline, source: Source, opts: &LoadOptions) -> anyhow::Re
             end: w.end,
             query_until: (w.end + margin).min(now),
         };
-        let superseded = supersedes(&targets, &w)?;
-        let committed = superseded.values().filter(|s| s.same).count();
-        if mode == Mode::Backfill && !opts.refresh && committed == targets.len() {
+        if !load {
             tracing::info!(window = %w, "already loaded; skipped (pass --refresh to reload)");
             opts.progress.window_done();
             reports.push(WindowReport {
@@ -272,6 +284,7 @@ pub async fn run(p: &Pipeline, source: Source, opts: &LoadOptions) -> anyhow::Re
             });
             continue;
         }
+        let superseded = supersedes(&targets, &w)?;
         if mode == Mode::Window {
             for t in &targets {
                 rolled_back += t.table.recover(Some(&w)).await?;
@@ -357,25 +370,33 @@ fn plan_windows(
     Ok((cut_windows(start, end, size), last_committed))
 }
 
-/// What a window does to one sink's committed windows.
-#[derive(Default)]
-struct Supersedes {
-    /// The same window is committed (a re-run replaces it).
-    same: bool,
-    /// Committed windows inside this one, which it replaces.
-    contained: Vec<Manifest>,
+/// The windows every sink has committed (a range counts as loaded only when all have it).
+fn covered_by_every_sink(targets: &[Target]) -> Vec<Window> {
+    let Some((first, rest)) = targets.split_first() else {
+        return vec![];
+    };
+    first
+        .manifests
+        .iter()
+        .map(|m| m.window)
+        .filter(|w| {
+            rest.iter()
+                .all(|t| t.manifests.iter().any(|m| m.window == *w))
+        })
+        .collect()
 }
 
-/// Per sink, what window `w` replaces; a window overlapping a committed one partly is refused.
-fn supersedes(targets: &[Target], w: &Window) -> anyhow::Result<HashMap<String, Supersedes>> {
-    let mut out: HashMap<String, Supersedes> = HashMap::new();
+/// Per sink, the committed windows window `w` replaces: those inside it (the same window
+/// is replaced by its own commit). A window overlapping a committed one partly is refused.
+fn supersedes(targets: &[Target], w: &Window) -> anyhow::Result<HashMap<String, Vec<Manifest>>> {
+    let mut out: HashMap<String, Vec<Manifest>> = HashMap::new();
     for t in targets {
-        let entry = out.entry(t.id.clone()).or_default();
+        let contained = out.entry(t.id.clone()).or_default();
         for m in &t.manifests {
             if m.window == *w {
-                entry.same = true;
+                continue;
             } else if w.contains(&m.window) {
-                entry.contained.push(m.clone());
+                contained.push(m.clone());
             } else if m.window.overlaps(w) {
                 crate::usage_bail!(
                     "window {w} overlaps the window {} already loaded into {} (sink {:?}); \
@@ -405,7 +426,7 @@ impl Loading<'_> {
     async fn load(
         &self,
         targets: &mut [Target],
-        mut superseded: HashMap<String, Supersedes>,
+        mut superseded: HashMap<String, Vec<Manifest>>,
     ) -> anyhow::Result<WindowReport> {
         let (p, w) = (self.p, self.window);
         let key = w.key();
@@ -450,7 +471,7 @@ impl Loading<'_> {
                 pipeline_hash: &p.hash,
                 sink_id: &t.id,
             };
-            let old = superseded.remove(&t.id).unwrap_or_default().contained;
+            let old = superseded.remove(&t.id).unwrap_or_default();
             let manifest = t
                 .table
                 .commit(&info, report, stage, &old)

@@ -54,6 +54,38 @@ impl Window {
         starts_before_other_ends && other_starts_before_end
     }
 
+    /// The parts of this window no window of `covered` covers, in order.
+    pub fn minus(&self, covered: &[Window]) -> Vec<Window> {
+        let mut sorted: Vec<&Window> = covered.iter().filter(|c| c.overlaps(self)).collect();
+        sorted.sort_by_key(|c| c.start);
+        let mut out = vec![];
+        // The start of what is not covered yet (`None`: from the beginning).
+        let mut at = self.start;
+        for c in sorted {
+            if let Some(cs) = c.start
+                && at.is_none_or(|a| a < cs)
+            {
+                out.push(Window {
+                    start: at,
+                    end: cs.min(self.end),
+                });
+            }
+            if at.is_none_or(|a| c.end > a) {
+                at = Some(c.end);
+            }
+            if at.is_some_and(|a| a >= self.end) {
+                return out;
+            }
+        }
+        if at.is_none_or(|a| a < self.end) {
+            out.push(Window {
+                start: at,
+                end: self.end,
+            });
+        }
+        out
+    }
+
     pub fn contains(&self, other: &Window) -> bool {
         let start_ok = match (self.start, other.start) {
             (None, _) => true,
@@ -131,6 +163,40 @@ mod tests {
 
     fn t(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
+    }
+
+    fn w(start: Option<&str>, end: &str) -> Window {
+        Window {
+            start: start.map(t),
+            end: t(end),
+        }
+    }
+
+    #[test]
+    fn what_committed_windows_leave_uncovered() {
+        let day = |d: u32, e: u32| {
+            w(
+                Some(&format!("2026-10-{d:02}T00:00:00Z")),
+                &format!("2026-10-{e:02}T00:00:00Z"),
+            )
+        };
+        let range = day(1, 10);
+        assert_eq!(range.minus(&[]), [range]);
+        assert_eq!(range.minus(&[day(1, 10)]), []);
+        assert_eq!(range.minus(&[w(None, "2026-11-01T00:00:00Z")]), []);
+        // Holes at the start, between and at the end; overlapping committed windows merge.
+        assert_eq!(
+            range.minus(&[day(2, 4), day(3, 5), day(7, 8)]),
+            [day(1, 2), day(5, 7), day(8, 10)]
+        );
+        assert_eq!(range.minus(&[day(1, 9)]), [day(9, 10)]);
+        // Committed windows reaching outside the range are cut to it.
+        assert_eq!(range.minus(&[day(9, 20)]), [day(1, 9)]);
+        let open = w(None, "2026-10-05T00:00:00Z");
+        assert_eq!(
+            open.minus(&[day(2, 3)]),
+            [w(None, "2026-10-02T00:00:00Z"), day(3, 5)]
+        );
     }
 
     #[test]
