@@ -1109,4 +1109,16 @@ fn a_backfill_run_again_later_loads_only_what_is_missing() {
         "{third}"
     );
     assert_eq!(common::dataset_rows(&out), common::dataset_rows(&once));
+    // --refresh reloads the range, and the committed windows it touches, whole.
+    let refreshed = run(
+        "2026-11-01T00:10:00Z",
+        &out,
+        &["--since", "30d", "--refresh"],
+    );
+    let windows = refreshed["windows"].as_array().unwrap();
+    assert!(
+        windows.iter().all(|w| w["status"] == "loaded"),
+        "{windows:?}"
+    );
+    assert_eq!(common::dataset_rows(&out), common::dataset_rows(&once));
 }

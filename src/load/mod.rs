@@ -355,7 +355,20 @@ fn plan_windows(
         return Ok((vec![w], None));
     }
     if mode == Mode::Backfill {
-        let w = requested_window(p, opts, now, now - lag)?;
+        let mut w = requested_window(p, opts, now, now - lag)?;
+        if opts.refresh {
+            // Reloading a range reloads the committed windows it touches whole, so the new
+            // windows replace them instead of half-overlapping them.
+            for m in targets.iter().flat_map(|t| &t.manifests) {
+                if m.window.overlaps(&w) {
+                    w.start = match (w.start, m.window.start) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        _ => None,
+                    };
+                    w.end = w.end.max(m.window.end);
+                }
+            }
+        }
         return Ok((cut_windows(w.start, w.end, size), None));
     }
     // Continue after the last committed window every sink has.
