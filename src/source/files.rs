@@ -1,9 +1,9 @@
 //! Captured runs replayed offline: JSONL files of v1 runs (plain, `.gz` or `.zst`) or the
 //! Parquet files of LangSmith's bulk export (module `bulk_export`), one file or a directory
-//! of them. Queries run through the emulator's engine and its v1 rendering, so
-//! a pipeline over the files gives exactly the rows it gives against `runlake emulate`
-//! serving them: same windows, ids, filters, trace and tree filters, `select`. No key, no
-//! network, no request.
+//! of them, on disk or under an object-storage prefix. Queries run through the emulator's
+//! engine and its v1 rendering, so a pipeline over the files gives exactly the rows it gives
+//! against `runlake emulate` serving them: same windows, ids, filters, trace and tree
+//! filters, `select`. No request to LangSmith.
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::BufRead;
