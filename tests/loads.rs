@@ -432,12 +432,10 @@ fn assert_visible_files_complete_and_accounted_for(root: &Path, bookkeeping: &Pa
 }
 
 #[test]
-fn sigkill_at_random_points_then_resume_gives_the_uninterrupted_dataset_on_v2() {
+fn sigkill_at_random_points_then_resume_gives_the_uninterrupted_dataset_on_v2_and_v1() {
+    // One after the other: kill timing is measured against a reference run, which a second
+    // such test running beside it would skew.
     sigkill_at_random_points_then_resume("v2");
-}
-
-#[test]
-fn sigkill_at_random_points_then_resume_gives_the_uninterrupted_dataset_on_v1() {
     sigkill_at_random_points_then_resume("v1");
 }
 
@@ -474,7 +472,7 @@ fn sigkill_at_random_points_then_resume(api: &str) {
     while kills < 10 {
         attempts += 1;
         assert!(
-            attempts < 40,
+            attempts < 60,
             "only {kills} kills landed in {attempts} attempts"
         );
         rng ^= rng << 13;

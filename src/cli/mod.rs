@@ -111,8 +111,16 @@ fn exit_code(err: &anyhow::Error) -> u8 {
             | ClientError::BadRequest { .. }
             | ClientError::Unsupported(_),
         ) => exit::CONFIG,
-        Some(_) => exit::API,
-        None => exit::FAILURE,
+        Some(
+            ClientError::NotFound { .. }
+            | ClientError::Server { .. }
+            | ClientError::Exhausted { .. }
+            | ClientError::RateLimited { .. }
+            | ClientError::Transport { .. }
+            | ClientError::Malformed { .. },
+        ) => exit::API,
+        // A run runlake cannot read is a data problem, not LangSmith failing.
+        Some(ClientError::Unreadable { .. }) | None => exit::FAILURE,
     }
 }
 

@@ -527,7 +527,14 @@ fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ClientE
         detail: format!("{e} ({} bytes)", bytes.len()),
     };
     let text = std::str::from_utf8(bytes).map_err(|e| malformed(&e))?;
-    serde_json::from_str(text).map_err(|e| malformed(&e))
+    serde_json::from_str(text).map_err(|e| match e.classify() {
+        // Whole, well-formed JSON that does not fit: the same bytes would come again, so
+        // this is no transient fault to retry.
+        serde_json::error::Category::Data => ClientError::Unreadable {
+            detail: e.to_string(),
+        },
+        _ => malformed(&e),
+    })
 }
 
 /// `Retry-After` as seconds or an HTTP date, or the millisecond variant.
@@ -612,6 +619,28 @@ mod tests {
             d > Duration::from_secs(27) && d <= Duration::from_secs(30),
             "{d:?}"
         );
+    }
+
+    #[test]
+    fn a_cut_off_body_is_retried_a_body_that_does_not_fit_is_not() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Page {
+            runs: Vec<crate::model::Run>,
+        }
+        let cut = parse_json::<Page>(br#"{"runs": [{"id": "a", "na"#).unwrap_err();
+        assert!(cut.is_retryable(), "{cut}");
+        let bad =
+            parse_json::<Page>(br#"{"runs": [{"id": "a", "start_time": true}]}"#).unwrap_err();
+        assert!(matches!(bad, ClientError::Unreadable { .. }), "{bad:?}");
+        assert!(!bad.is_retryable());
+        assert!(
+            bad.to_string().contains("start_time") || bad.to_string().contains("boolean"),
+            "{bad}"
+        );
+        // Epoch milliseconds, as the JS SDK sends them, are read.
+        let ok = parse_json::<Page>(br#"{"runs": [{"id": "a", "start_time": 1771405201990}]}"#);
+        assert!(ok.is_ok(), "{ok:?}");
     }
 
     #[test]

@@ -78,6 +78,12 @@ pub enum ClientError {
     #[error("cannot reach LangSmith at {endpoint}: {detail}")]
     Transport { endpoint: String, detail: String },
 
+    #[error(
+        "LangSmith sent a run runlake cannot read: {detail}. This is not a network fault and \
+         was not retried; please report the field and value"
+    )]
+    Unreadable { detail: String },
+
     #[error("LangSmith sent an unreadable answer: {detail}")]
     Malformed { detail: String },
 
@@ -95,7 +101,18 @@ impl ClientError {
             ClientError::RateLimited { .. }
             | ClientError::Transport { .. }
             | ClientError::Malformed { .. } => true,
-            _ => false,
+            ClientError::MissingApiKey
+            | ClientError::Unauthorized { .. }
+            | ClientError::WorkspaceRequired { .. }
+            | ClientError::Forbidden { .. }
+            | ClientError::ProjectNotFound { .. }
+            | ClientError::ProjectNotInFiles { .. }
+            | ClientError::ApiMissing { .. }
+            | ClientError::NotFound { .. }
+            | ClientError::BadRequest { .. }
+            | ClientError::Exhausted { .. }
+            | ClientError::Unreadable { .. }
+            | ClientError::Unsupported(_) => false,
         }
     }
 

@@ -138,10 +138,49 @@ impl std::str::FromStr for Timestamp {
     }
 }
 
+impl Timestamp {
+    /// An epoch number as the SDKs send it (the JS SDK's `start_time: number`): seconds,
+    /// milliseconds or microseconds, told apart by size (1e11 seconds is the year 5138).
+    pub fn from_epoch(n: f64) -> Option<Timestamp> {
+        let micros = match n.abs() {
+            a if a >= 1e14 => n,
+            a if a >= 1e11 => n * 1e3,
+            _ => n * 1e6,
+        };
+        micros
+            .is_finite()
+            .then(|| DateTime::from_timestamp_micros(micros.round() as i64))
+            .flatten()
+            .map(Timestamp)
+    }
+}
+
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
+        struct Visit;
+        impl serde::de::Visitor<'_> for Visit {
+            type Value = Timestamp;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an ISO-8601 timestamp or epoch seconds/milliseconds")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Timestamp, E> {
+                s.parse().map_err(E::custom)
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Timestamp, E> {
+                self.visit_f64(n as f64)
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Timestamp, E> {
+                self.visit_f64(n as f64)
+            }
+            fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<Timestamp, E> {
+                Timestamp::from_epoch(n).ok_or_else(|| {
+                    E::custom(format!(
+                        "{n} is not a time as epoch seconds or milliseconds"
+                    ))
+                })
+            }
+        }
+        d.deserialize_any(Visit)
     }
 }
 
@@ -154,6 +193,19 @@ impl Serialize for Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn epoch_numbers_as_the_sdks_send_them() {
+        let want: DateTime<Utc> = "2026-02-18T09:00:01.990Z".parse().unwrap();
+        for json in ["1771405201990", "1771405201.99", "1771405201990000"] {
+            let t: Timestamp = serde_json::from_str(json).unwrap();
+            assert_eq!(t.0, want, "{json}");
+        }
+        let t: Timestamp = serde_json::from_str("\"2026-02-18T09:00:01.990Z\"").unwrap();
+        assert_eq!(t.0, want);
+        assert!(serde_json::from_str::<Timestamp>("true").is_err());
+        assert!(serde_json::from_str::<Timestamp>("1e300").is_err());
+    }
 
     #[test]
     fn the_fast_path_agrees_with_chrono() {
