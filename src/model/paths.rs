@@ -101,6 +101,9 @@ pub fn json_cell(v: Value) -> Cell<'static> {
         Value::Bool(b) => Cell::Bool(b),
         Value::Number(n) => match n.as_i64() {
             Some(i) => Cell::Int(i),
+            // Past i64 an integer stays exact as JSON text (the column widens to JSON), never
+            // a float that loses its last digits.
+            None if n.is_u64() => Cell::Json(Cow::Owned(n.to_string())),
             None => n.as_f64().map_or(Cell::Null, Cell::Float),
         },
         Value::String(s) => Cell::Str(Cow::Owned(s)),
@@ -226,5 +229,25 @@ impl ExpandSource {
             }
             other => RunPath::parse(other).map(ExpandSource::Run),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_past_i64_stay_exact() {
+        let cell = |text: &str| json_cell(serde_json::from_str(text).unwrap());
+        assert!(matches!(cell("42"), Cell::Int(42)));
+        match cell("18446744073709551557") {
+            Cell::Json(t) => assert_eq!(t, "18446744073709551557"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(cell("1.5"), Cell::Float(f) if f == 1.5));
+        assert!(
+            matches!(cell("1.0"), Cell::Float(f) if f == 1.0),
+            "whole floats stay floats"
+        );
     }
 }
