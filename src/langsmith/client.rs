@@ -232,14 +232,16 @@ impl Client {
         struct State {
             client: Client,
             query: RunsQuery,
-            api: Option<ApiVersion>,
+            /// The API and the rate lanes of this query, decided at its first page: its
+            /// filters are read once, not at every page.
+            carrier: Option<(ApiVersion, &'static [Lane])>,
             cursor: Option<String>,
             done: bool,
         }
         let state = State {
             client: self.clone(),
             query,
-            api: None,
+            carrier: None,
             cursor: None,
             done: false,
         };
@@ -247,13 +249,13 @@ impl Client {
             if st.done {
                 return Ok(None);
             }
-            let api = match st.api {
-                Some(api) => api,
-                None => *st.api.insert(st.client.api_for(&st.query).await?),
+            let carrier = match st.carrier {
+                Some(c) => c,
+                None => *st.carrier.insert(st.client.carrier(&st.query).await?),
             };
             let (runs, next) = st
                 .client
-                .page_on(api, &st.query, st.cursor.as_deref())
+                .page_on(carrier, &st.query, st.cursor.as_deref())
                 .await?;
             st.done = runs.is_empty() || next.as_deref().is_none_or(str::is_empty);
             st.cursor = next;
@@ -270,13 +272,24 @@ impl Client {
         query: &RunsQuery,
         cursor: Option<&str>,
     ) -> Result<(Vec<Run>, Option<String>), ClientError> {
-        let api = self.api_for(query).await?;
-        self.page_on(api, query, cursor).await
+        let carrier = self.carrier(query).await?;
+        self.page_on(carrier, query, cursor).await
+    }
+
+    /// The API that carries `query` and the rate lanes its requests draw on.
+    async fn carrier(
+        &self,
+        query: &RunsQuery,
+    ) -> Result<(ApiVersion, &'static [Lane]), ClientError> {
+        Ok(match self.api_for(query).await? {
+            ApiVersion::V1 => (ApiVersion::V1, query.v1_lanes(Utc::now())),
+            ApiVersion::V2 => (ApiVersion::V2, &[Lane::V2]),
+        })
     }
 
     async fn page_on(
         &self,
-        api: ApiVersion,
+        (api, lanes): (ApiVersion, &'static [Lane]),
         query: &RunsQuery,
         cursor: Option<&str>,
     ) -> Result<(Vec<Run>, Option<String>), ClientError> {
@@ -285,13 +298,7 @@ impl Client {
             ApiVersion::V1 => {
                 let body = query.v1_body(size, cursor);
                 let page: V1Page = self
-                    .request(
-                        query.v1_lanes(Utc::now()),
-                        "POST",
-                        "/api/v1/runs/query",
-                        Some(body),
-                        parse_json,
-                    )
+                    .request(lanes, "POST", "/api/v1/runs/query", Some(body), parse_json)
                     .await?;
                 let next = page.cursors.and_then(|mut c| c.remove("next").flatten());
                 (page.runs, next)
@@ -299,7 +306,7 @@ impl Client {
             ApiVersion::V2 => {
                 let body = query.v2_body(size, cursor)?;
                 let page: V2Page = self
-                    .request(&[Lane::V2], "POST", "/api/v2/runs/query", Some(body), |b| {
+                    .request(lanes, "POST", "/api/v2/runs/query", Some(body), |b| {
                         parse_json(b)
                     })
                     .await?;

@@ -23,45 +23,41 @@ pub enum Aggregate {
 impl Aggregate {
     /// The one operation `c` names, its path parsed; or why not.
     pub fn compile(name: &str, c: &AggregateSettings) -> Result<Aggregate, String> {
-        let ops = [
-            ("distinct", &c.distinct),
-            ("collect", &c.collect),
-            ("first", &c.first),
-            ("last", &c.last),
-            ("collect_keys", &c.collect_keys),
-            ("extend_keys", &c.extend_keys),
-        ];
-        let named: Vec<(&str, &String)> = ops
-            .iter()
-            .filter_map(|(op, f)| f.as_ref().map(|f| (*op, f)))
-            .collect();
-        let count = c.count.is_some();
-        let (op, field) = match (named.as_slice(), count) {
-            ([], true) => return Ok(Aggregate::Count),
-            ([one], false) => *one,
-            _ => {
-                return Err(
-                    "give exactly one of distinct, collect, count, first, last, collect_keys, extend_keys"
-                        .into(),
-                );
-            }
-        };
-        let path = RunPath::parse(field)?;
         let prefix = || c.prefix.clone().unwrap_or_else(|| format!("{name}."));
-        Ok(match op {
-            "distinct" => Aggregate::Distinct(path),
-            "collect" => Aggregate::Collect(path),
-            "first" => Aggregate::First(path),
-            "last" => Aggregate::Last(path),
-            "collect_keys" => Aggregate::CollectKeys {
+        let path = |f: &String| RunPath::parse(f);
+        let mut named: Vec<Result<Aggregate, String>> = vec![];
+        if c.count.is_some() {
+            named.push(Ok(Aggregate::Count));
+        }
+        for (field, make) in [
+            (&c.distinct, Aggregate::Distinct as fn(RunPath) -> Aggregate),
+            (&c.collect, Aggregate::Collect),
+            (&c.first, Aggregate::First),
+            (&c.last, Aggregate::Last),
+        ] {
+            if let Some(f) = field {
+                named.push(path(f).map(make));
+            }
+        }
+        if let Some(f) = &c.collect_keys {
+            named.push(path(f).map(|path| Aggregate::CollectKeys {
                 path,
                 prefix: prefix(),
-            },
-            _ => Aggregate::ExtendKeys {
+            }));
+        }
+        if let Some(f) = &c.extend_keys {
+            named.push(path(f).map(|path| Aggregate::ExtendKeys {
                 path,
                 prefix: prefix(),
-            },
-        })
+            }));
+        }
+        match named.len() {
+            1 => named.remove(0),
+            _ => Err(
+                "give exactly one of distinct, collect, count, first, last, collect_keys, extend_keys"
+                    .into(),
+            ),
+        }
     }
 
     pub fn path(&self) -> Option<&RunPath> {
