@@ -73,7 +73,7 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
         let options = LoadOptions {
             now,
             project: Some("agent-prod".into()),
-            until: now.map(|t| t.to_rfc3339()),
+            until: now.map(crate::model::durations::TimeSpec::At),
             output: Some(args.output.display().to_string()),
             refresh: true,
             ..Default::default()

@@ -8,6 +8,7 @@ use crate::config;
 use crate::langsmith::{Client, ClientConfig, Lane, normalize_endpoint};
 use crate::load::{LoadOptions, LoadSummary, Window};
 use crate::model::Timestamp;
+use crate::model::durations::TimeSpec;
 use crate::source::{FileSource, Source};
 
 /// `runlake run`: export with a pipeline file.
@@ -57,10 +58,12 @@ pub struct ScopeArgs {
     pub project: Option<String>,
     /// Start of the window: a duration before now ("30d", "12h") or a timestamp.
     #[arg(long)]
-    pub since: Option<String>,
+    #[arg(value_parser = TimeSpec::parse)]
+    pub since: Option<TimeSpec>,
     /// End of the window: a duration before now or a timestamp.
     #[arg(long)]
-    pub until: Option<String>,
+    #[arg(value_parser = TimeSpec::parse)]
+    pub until: Option<TimeSpec>,
 }
 
 /// The client for a pipeline: environment first, then `[source]` overrides.
@@ -123,8 +126,8 @@ pub fn run(args: RunArgs, quiet: bool) -> anyhow::Result<()> {
     let options = LoadOptions {
         now: args.now.map(|t| t.0),
         project: args.scope.project.clone(),
-        since: args.scope.since.clone(),
-        until: args.scope.until.clone(),
+        since: args.scope.since,
+        until: args.scope.until,
         window: args.window,
         output: args.output.clone(),
         refresh: args.refresh,

@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::config::{Pipeline, Stage};
 use crate::langsmith::StatsSnapshot;
 pub use crate::model::Window;
-use crate::model::durations;
+use crate::model::durations::TimeSpec;
 use crate::model::{Disposition, cut_windows};
 use crate::sink::commit::{CommitInfo, Manifest};
 use crate::sink::partition::escape_value;
@@ -35,8 +35,8 @@ pub struct LoadOptions {
     /// "Now", for relative times and the incremental end; the wall clock unless pinned.
     pub now: Option<DateTime<Utc>>,
     pub project: Option<String>,
-    pub since: Option<String>,
-    pub until: Option<String>,
+    pub since: Option<TimeSpec>,
+    pub until: Option<TimeSpec>,
     /// Load exactly this window (for schedulers that shard by window).
     pub window: Option<Window>,
     /// Output root for every sink (`-`: Arrow IPC stream on stdout).
@@ -207,14 +207,13 @@ fn requested_window(
     default_end: DateTime<Utc>,
 ) -> anyhow::Result<Window> {
     let (config_since, config_until) = configured_range(p, now)?;
-    let time = |s: &str| durations::parse_time_or_duration(s, now).map_err(anyhow::Error::msg);
     Ok(Window {
-        start: match &opts.since {
-            Some(s) => Some(time(s)?),
+        start: match opts.since {
+            Some(s) => Some(s.at(now)),
             None => config_since,
         },
-        end: match &opts.until {
-            Some(u) => time(u)?,
+        end: match opts.until {
+            Some(u) => u.at(now),
             None => config_until.unwrap_or(default_end),
         },
     })
@@ -463,9 +462,9 @@ impl Loading<'_> {
         let run = RunOptions {
             now: Some(self.now),
             project: self.opts.project.clone(),
-            since: w.start.map(|s| s.to_rfc3339()),
+            since: w.start.map(TimeSpec::At),
             // Windows are half-open; LangSmith's end bound is inclusive (to the µs).
-            until: Some((w.end - TimeDelta::microseconds(1)).to_rfc3339()),
+            until: Some(TimeSpec::At(w.end - TimeDelta::microseconds(1))),
             sinks,
             window: Some(w),
             progress: self.opts.progress.clone(),
@@ -557,8 +556,8 @@ async fn run_to_stdout(
     let run = RunOptions {
         now: Some(now),
         project: opts.project.clone(),
-        since: w.start.map(|s| s.to_rfc3339()),
-        until: Some(w.end.to_rfc3339()),
+        since: w.start.map(TimeSpec::At),
+        until: Some(TimeSpec::At(w.end)),
         sinks: HashMap::from([(id.clone(), target)]),
         window: Some(w),
         progress: opts.progress.clone(),

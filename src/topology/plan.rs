@@ -8,7 +8,6 @@ use indexmap::IndexMap;
 
 use super::RunOptions;
 use crate::config::{Pipeline, Stage};
-use crate::model::durations::TimeSpec;
 pub use crate::stages::query_runs::{PlanContext, PlannedQuery};
 use crate::stages::rows::RowSpec;
 
@@ -28,13 +27,6 @@ pub fn plan_queries(
     opts: &RunOptions,
 ) -> anyhow::Result<IndexMap<String, PlannedQuery>> {
     let now = opts.now.unwrap_or_else(Utc::now);
-    let time = |s: &Option<String>| {
-        s.as_deref()
-            .map(|t| TimeSpec::parse(t).map_err(crate::usage::UsageError))
-            .transpose()
-    };
-    let since: Option<TimeSpec> = time(&opts.since)?;
-    let until: Option<TimeSpec> = time(&opts.until)?;
     let mut out = IndexMap::new();
     for (id, stage) in &p.stages {
         let Stage::QueryRuns(q) = stage else {
@@ -44,8 +36,8 @@ pub fn plan_queries(
             id,
             now,
             project: opts.project.as_deref(),
-            since,
-            until,
+            since: opts.since,
+            until: opts.until,
             default_project: p.source.project.as_deref(),
             split_windows: p.source.split_windows,
             derived_select: derive_select(p, id, &["trace_id", "start_time"]),
@@ -90,6 +82,7 @@ pub fn derive_select(p: &Pipeline, id: &str, base: &[&'static str]) -> Vec<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::durations::TimeSpec;
 
     const PIPELINE: &str = r#"
 [source]
@@ -169,8 +162,8 @@ path = "out"
             &RunOptions {
                 now: Some(now),
                 project: Some("other".into()),
-                since: Some("2026-10-01T00:00:00Z".into()),
-                until: Some("1d".into()),
+                since: TimeSpec::parse("2026-10-01T00:00:00Z").ok(),
+                until: TimeSpec::parse("1d").ok(),
                 ..Default::default()
             },
         )
@@ -189,17 +182,7 @@ path = "out"
         let q = &plan_queries(&explicit, &RunOptions::default()).unwrap()["tools"];
         assert_eq!(q.query.select, ["trace_id", "name"]);
         assert!(!q.split);
-        let bad = plan_queries(
-            &p,
-            &RunOptions {
-                since: Some("last week".into()),
-                ..Default::default()
-            },
-        )
-        .unwrap_err();
-        assert!(
-            bad.downcast_ref::<crate::usage::UsageError>().is_some(),
-            "{bad}"
-        );
+        let bad = TimeSpec::parse("last week").unwrap_err();
+        assert!(bad.contains("neither a duration"), "{bad}");
     }
 }

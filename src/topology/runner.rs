@@ -14,6 +14,7 @@ use super::outputs::{file_metadata, sink_options};
 use super::plan::{PlannedQuery, derive_select, feeds_trace_grouping, plan_queries};
 use crate::config::Pipeline;
 use crate::langsmith::{RunsQuery, StatsSnapshot};
+use crate::model::durations::TimeSpec;
 use crate::sink::{Format, PartitionKey, SinkReport};
 use crate::source::Source;
 use crate::stages::{DownstreamStopped, Msg, Outputs, StageReport, Start, TraceScope, sink};
@@ -24,8 +25,8 @@ pub struct RunOptions {
     /// "Now", for relative windows (`since = "30d"`); the wall clock unless pinned.
     pub now: Option<DateTime<Utc>>,
     pub project: Option<String>,
-    pub since: Option<String>,
-    pub until: Option<String>,
+    pub since: Option<TimeSpec>,
+    pub until: Option<TimeSpec>,
     /// Where each sink writes its files (a staging directory).
     pub sinks: HashMap<String, SinkTarget>,
     /// The load window, stamped into file metadata.
