@@ -460,7 +460,7 @@ fn sigkill_at_random_points_then_resume(api: &str) {
         &api,
         "--json",
     ];
-    let (want, full_secs) = reference_rows(&emu.url, &args, dir.path());
+    let (want, mut full_secs) = reference_rows(&emu.url, &args, dir.path());
     assert!(want.len() > 100);
 
     let out = dir.path().join("killed");
@@ -482,17 +482,34 @@ fn sigkill_at_random_points_then_resume(api: &str) {
         let delay = Duration::from_secs_f64(full_secs * 0.7 * (rng % 1000) as f64 / 1000.0);
         let mut child = runlake(&emu.url, "tool_usage.toml", &full)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        std::thread::sleep(delay);
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap(); // SIGKILL
-            kills += 1;
-        }
+        let started = Instant::now();
+        let killed = loop {
+            if child.try_wait().unwrap().is_some() {
+                break false;
+            }
+            if started.elapsed() >= delay {
+                child.kill().unwrap(); // SIGKILL
+                kills += 1;
+                break true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
         let status = child.wait().unwrap();
+        if !killed && status.success() {
+            // A machine busier during the reference run than now would put every kill after
+            // the end: aim at what a whole run takes now.
+            full_secs = full_secs.min(started.elapsed().as_secs_f64());
+        }
         let mut stdout = String::new();
         std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut stdout).unwrap();
+        if !killed && !status.success() {
+            let mut stderr = String::new();
+            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+            panic!("a run that was not killed failed ({status}): {stderr}");
+        }
         if status.success() {
             // It finished before the kill; start over so later kills hit a fresh load.
             let summary: serde_json::Value =

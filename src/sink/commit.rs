@@ -126,6 +126,12 @@ pub async fn recover(lake: &Lake, layout: &SinkLayout, key: Option<&str>) -> any
     };
     let mut rolled_back = 0;
     for rel in journals {
+        if rel.rsplit('/').next().is_some_and(|n| n.starts_with('.')) {
+            // A journal a kill caught half-written (its temporary file): that publish never
+            // started, so there is nothing to undo.
+            lake.delete(&rel).await?;
+            continue;
+        }
         let Some(bytes) = lake.get(&rel).await? else {
             continue;
         };

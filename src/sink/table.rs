@@ -274,8 +274,11 @@ mod tests {
         .unwrap();
         std::fs::create_dir_all(dir.path().join("date=2")).unwrap();
         std::fs::write(dir.path().join("date=2/a"), "half").unwrap();
+        // And a journal a kill caught while it was being written (its temporary file).
+        std::fs::write(journal_dir.join(".tmp-x1y2z3"), "").unwrap();
         assert_eq!(table.recover(None).await.unwrap(), 1);
         assert_eq!(visible(dir.path()), ["date=1/a"]);
+        assert!(!journal_dir.join(".tmp-x1y2z3").exists(), "removed");
         assert_eq!(table.committed().await.unwrap().len(), 1);
     }
 }
