@@ -52,18 +52,11 @@ pub struct ExpandSettings {
 }
 
 /// A flatten stage: its columns compiled into a row spec.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Flatten {
     pub inputs: Vec<String>,
     pub spec: RowSpec,
     pub batch_rows: usize,
-    settings: Settings,
-}
-
-impl PartialEq for Flatten {
-    fn eq(&self, other: &Flatten) -> bool {
-        self.settings == other.settings
-    }
 }
 
 impl StageKind for Flatten {
@@ -92,10 +85,9 @@ impl StageKind for Flatten {
             return None;
         }
         Some(Flatten {
-            inputs: s.inputs.clone(),
+            inputs: s.inputs,
             spec: RowSpec::new(columns, expand),
             batch_rows: s.batch_rows.unwrap_or(defaults::BATCH_ROWS).max(1),
-            settings: s,
         })
     }
 

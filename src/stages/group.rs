@@ -9,7 +9,7 @@ use crate::model::Run;
 use crate::model::paths::RunPath;
 
 /// One aggregate, compiled.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Aggregate {
     Distinct(RunPath),
     Collect(RunPath),

@@ -47,17 +47,10 @@ pub struct AggregateSettings {
 }
 
 /// A group_by_trace stage, its aggregates compiled.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct GroupByTrace {
     pub inputs: Vec<String>,
     pub aggregates: IndexMap<String, Aggregate>,
-    settings: Settings,
-}
-
-impl PartialEq for GroupByTrace {
-    fn eq(&self, other: &GroupByTrace) -> bool {
-        self.settings == other.settings
-    }
 }
 
 impl StageKind for GroupByTrace {
@@ -75,9 +68,8 @@ impl StageKind for GroupByTrace {
             }
         }
         (aggregates.len() == s.aggregate.len()).then(|| GroupByTrace {
-            inputs: s.inputs.clone(),
+            inputs: s.inputs,
             aggregates,
-            settings: s,
         })
     }
 

@@ -69,8 +69,9 @@ pub struct QueryRuns {
     pub until: Option<TimeSpec>,
     pub split_windows: Option<bool>,
     pub select: Option<Vec<String>>,
-    /// Every other argument, as LangSmith takes it (filters are sent as written).
-    settings: Settings,
+    /// Every other argument, as LangSmith takes it (filters are sent as written); boxed, as
+    /// the biggest stage by far.
+    settings: Box<Settings>,
 }
 
 /// What a query stage's plan depends on beyond its own settings.
@@ -191,7 +192,7 @@ impl StageKind for QueryRuns {
             until,
             split_windows: s.split_windows,
             select: s.select.clone(),
-            settings: s,
+            settings: Box::new(s),
         })
     }
 

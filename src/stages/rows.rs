@@ -37,7 +37,7 @@ pub const DEFAULT_COLUMNS: &[&str] = &[
     "feedback_stats",
 ];
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RowSpec {
     columns: Vec<(String, ColumnSource)>,
     expand: Vec<(ExpandSource, String)>,
