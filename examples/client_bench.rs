@@ -65,7 +65,7 @@ async fn main() -> anyhow::Result<()> {
         let started = Instant::now();
         let pages: Vec<_> = client.query(query, split).try_collect().await?;
         let elapsed = started.elapsed().as_secs_f64();
-        let runs: usize = pages.iter().map(Vec::len).sum();
+        let runs: usize = pages.iter().map(|p| p.runs.len()).sum();
         let stats = client.stats();
         let query_requests = stats.requests - 1; // minus the project lookup
         // The allowed requests per window of the tier these queries fall in; with an exact

@@ -65,7 +65,12 @@ fn client_for(emu: &Emulator, f: impl FnOnce(&mut ClientConfig)) -> Client {
 }
 
 async fn ids(client: &Client, query: RunsQuery, split: bool) -> Vec<String> {
-    let pages: Vec<Vec<Run>> = client.query(query, split).try_collect().await.unwrap();
+    let pages: Vec<Vec<Run>> = client
+        .query(query, split)
+        .map_ok(|p| p.runs)
+        .try_collect()
+        .await
+        .unwrap();
     pages.into_iter().flatten().map(|r| r.id).collect()
 }
 
@@ -436,6 +441,7 @@ async fn faults_and_429s(api: ApiChoice, speedup: f64, limits: impl FnOnce(&mut 
         let all: Vec<String> = d.runs.iter().map(|r| r.id.clone()).collect();
         let pages: Vec<Vec<Run>> = client
             .fetch_by_ids(&query, all)
+            .map_ok(|p| p.runs)
             .try_collect()
             .await
             .unwrap();
@@ -520,6 +526,7 @@ async fn requests_per_query_are_pages_plus_retries() {
         };
         let pages: Vec<Vec<Run>> = client
             .fetch_by_ids(&base, all.clone())
+            .map_ok(|p| p.runs)
             .try_collect()
             .await
             .unwrap();

@@ -187,6 +187,13 @@ pub fn print_summary(s: &LoadSummary, json: bool, stdout: bool) {
             .map(|(id, k)| format!("{id}: {} rows, {} file(s)", k.rows, k.files))
             .collect();
         eprintln!("  window {} {} {}", w.window, w.status, sinks.join("; "));
+        if w.rejected > 0 {
+            let at = w
+                .rejected_files
+                .first()
+                .map_or(String::new(), |f| format!(" -> {f}"));
+            eprintln!("    {} run(s) could not be read, set aside{at}", w.rejected);
+        }
     }
     for st in &s.stages {
         eprintln!(

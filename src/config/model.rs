@@ -80,6 +80,9 @@ pub struct LoadConfig {
     /// How long a trace may last: windows own the traces whose root started in them, and
     /// fetch child runs up to this long after their end (default "1h").
     pub trace_margin: Option<Span>,
+    /// How many runs a window may set aside as unreadable and still be published (default 0:
+    /// the window fails, publishing nothing, once the page holding the first is finished).
+    pub max_rejected: Option<usize>,
 }
 
 /// A validated pipeline.

@@ -47,6 +47,7 @@ fn load() -> Value {
         json!({
             "window": duration("Window size, e.g. \"1d\": long ranges are loaded and committed window by window on a UTC grid. Unset: one window per run."),
             "lag": duration("An incremental run stops this long before now, so late and long runs settle (default \"0s\")."),
+            "max_rejected": integer("How many runs a window may set aside as unreadable (kept in _runlake/<pipeline>/<sink>/rejected/) and still be published (default 0: the window fails and publishes nothing).", 0),
             "trace_margin": duration("How long a trace may last: a window owns the traces whose root started in it and fetches their child runs up to this long after its end (default \"1h\")."),
         }),
         &[],

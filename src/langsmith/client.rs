@@ -13,7 +13,9 @@ use tokio::sync::{OnceCell, Semaphore};
 
 use super::limiter::{Lane, Pacer};
 use super::{ApiChoice, ClientConfig, ClientError, ClientStats, RunsQuery};
-use crate::model::Run;
+use serde_json::value::RawValue;
+
+use crate::model::{Page, Run};
 
 /// The runs API a client ended up using.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -22,8 +24,8 @@ pub enum ApiVersion {
     V2,
 }
 
-/// A stream of pages of runs.
-pub type PageStream = Pin<Box<dyn Stream<Item = Result<Vec<Run>, ClientError>> + Send>>;
+/// A stream of pages of runs (each with the runs of it that could not be read).
+pub type PageStream = Pin<Box<dyn Stream<Item = Result<Page, ClientError>> + Send>>;
 
 use super::query::SEVEN_DAYS;
 
@@ -64,6 +66,59 @@ struct V2Page {
     items: Vec<Run>,
     #[serde(default)]
     next_cursor: Option<String>,
+}
+
+/// A page of runs as one of the APIs sends it.
+trait RunsPage: serde::de::DeserializeOwned {
+    /// The runs and the next page's cursor.
+    fn into_parts(self) -> (Vec<Run>, Option<String>);
+}
+
+impl RunsPage for V1Page {
+    fn into_parts(self) -> (Vec<Run>, Option<String>) {
+        let next = self.cursors.and_then(|mut c| c.remove("next").flatten());
+        (self.runs, next)
+    }
+}
+
+impl RunsPage for V2Page {
+    fn into_parts(self) -> (Vec<Run>, Option<String>) {
+        (self.items, self.next_cursor)
+    }
+}
+
+/// Either API's page with its runs as raw records, for reading them one by one.
+#[derive(Deserialize)]
+struct RawPage<'a> {
+    #[serde(borrow, default, alias = "items")]
+    runs: Vec<&'a RawValue>,
+    #[serde(default)]
+    cursors: Option<HashMap<String, Option<String>>>,
+    #[serde(default)]
+    next_cursor: Option<String>,
+}
+
+/// A page read whole (the fast path); when a run in it does not fit, read again run by run,
+/// so the others are kept and the bad ones set aside, named by `origin`.
+fn read_page<P: RunsPage>(
+    bytes: &[u8],
+    origin: impl FnOnce() -> String,
+) -> Result<(Page, Option<String>), ClientError> {
+    match parse_json::<P>(bytes) {
+        Ok(page) => {
+            let (runs, next) = page.into_parts();
+            Ok((Page::of(runs), next))
+        }
+        Err(ClientError::Unreadable { .. }) => {
+            let text = std::str::from_utf8(bytes).map_err(|e| malformed(&e, bytes.len()))?;
+            let raw: RawPage = serde_json::from_str(text).map_err(|e| classify(e, bytes.len()))?;
+            let next = raw
+                .next_cursor
+                .or_else(|| raw.cursors.and_then(|mut c| c.remove("next").flatten()));
+            Ok((Page::read_each(&raw.runs, &origin()), next))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 #[derive(Deserialize)]
@@ -253,16 +308,17 @@ impl Client {
                 Some(c) => c,
                 None => *st.carrier.insert(st.client.carrier(&st.query).await?),
             };
-            let (runs, next) = st
+            let (page, next) = st
                 .client
                 .page_on(carrier, &st.query, st.cursor.as_deref())
                 .await?;
-            st.done = runs.is_empty() || next.as_deref().is_none_or(str::is_empty);
+            let empty = page.runs.is_empty() && page.rejected.is_empty();
+            st.done = empty || next.as_deref().is_none_or(str::is_empty);
             st.cursor = next;
-            if runs.is_empty() {
+            if empty {
                 return Ok(None);
             }
-            Ok(Some((runs, st)))
+            Ok(Some((page, st)))
         }))
     }
 
@@ -271,7 +327,7 @@ impl Client {
         &self,
         query: &RunsQuery,
         cursor: Option<&str>,
-    ) -> Result<(Vec<Run>, Option<String>), ClientError> {
+    ) -> Result<(Page, Option<String>), ClientError> {
         let carrier = self.carrier(query).await?;
         self.page_on(carrier, query, cursor).await
     }
@@ -292,29 +348,23 @@ impl Client {
         (api, lanes): (ApiVersion, &'static [Lane]),
         query: &RunsQuery,
         cursor: Option<&str>,
-    ) -> Result<(Vec<Run>, Option<String>), ClientError> {
+    ) -> Result<(Page, Option<String>), ClientError> {
         let size = self.page_size(api);
-        let (runs, next) = match api {
-            ApiVersion::V1 => {
-                let body = query.v1_body(size, cursor);
-                let page: V1Page = self
-                    .request(lanes, "POST", "/api/v1/runs/query", Some(body), parse_json)
-                    .await?;
-                let next = page.cursors.and_then(|mut c| c.remove("next").flatten());
-                (page.runs, next)
-            }
-            ApiVersion::V2 => {
-                let body = query.v2_body(size, cursor)?;
-                let page: V2Page = self
-                    .request(lanes, "POST", "/api/v2/runs/query", Some(body), |b| {
-                        parse_json(b)
-                    })
-                    .await?;
-                (page.items, page.next_cursor)
-            }
+        let origin = |path: &str| {
+            let at = cursor.map_or(String::new(), |c| format!(" (cursor {c})"));
+            format!("POST {}{path}{at}", self.inner.config.endpoint)
         };
-        self.inner.stats.runs(runs.len());
-        Ok((runs, next))
+        let (path, body) = match api {
+            ApiVersion::V1 => ("/api/v1/runs/query", query.v1_body(size, cursor)),
+            ApiVersion::V2 => ("/api/v2/runs/query", query.v2_body(size, cursor)?),
+        };
+        let read = |b: &[u8]| match api {
+            ApiVersion::V1 => read_page::<V1Page>(b, || origin(path)),
+            ApiVersion::V2 => read_page::<V2Page>(b, || origin(path)),
+        };
+        let (page, next) = self.request(lanes, "POST", path, Some(body), read).await?;
+        self.inner.stats.runs(page.runs.len());
+        Ok((page, next))
     }
 
     /// Like [`Client::pages`], with the window cut into windows of at most `max_window`
@@ -333,16 +383,15 @@ impl Client {
             .collect();
         let mut seen_on_boundary = HashSet::new();
         let merged = futures::stream::select_all(parts.into_iter().map(|p| self.pages(p)));
-        Box::pin(merged.map_ok(move |runs| {
-            runs.into_iter()
-                .filter(|r| {
-                    let on_boundary = r
-                        .start_time
-                        .value()
-                        .is_some_and(|t| boundaries.contains(&t.micros()));
-                    !on_boundary || seen_on_boundary.insert(r.id.clone())
-                })
-                .collect::<Vec<_>>()
+        Box::pin(merged.map_ok(move |mut page| {
+            page.runs.retain(|r| {
+                let on_boundary = r
+                    .start_time
+                    .value()
+                    .is_some_and(|t| boundaries.contains(&t.micros()));
+                !on_boundary || seen_on_boundary.insert(r.id.clone())
+            });
+            page
         }))
     }
 
@@ -530,18 +579,25 @@ impl Client {
 /// Validates UTF-8 once for the whole body, then parses from `&str`: from bytes, serde_json
 /// would validate every string and raw value again as it copies it out.
 fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ClientError> {
-    let malformed = |e: &dyn std::fmt::Display| ClientError::Malformed {
-        detail: format!("{e} ({} bytes)", bytes.len()),
-    };
-    let text = std::str::from_utf8(bytes).map_err(|e| malformed(&e))?;
-    serde_json::from_str(text).map_err(|e| match e.classify() {
+    let text = std::str::from_utf8(bytes).map_err(|e| malformed(&e, bytes.len()))?;
+    serde_json::from_str(text).map_err(|e| classify(e, bytes.len()))
+}
+
+fn malformed(e: &dyn std::fmt::Display, len: usize) -> ClientError {
+    ClientError::Malformed {
+        detail: format!("{e} ({len} bytes)"),
+    }
+}
+
+fn classify(e: serde_json::Error, len: usize) -> ClientError {
+    match e.classify() {
         // Whole, well-formed JSON that does not fit: the same bytes would come again, so
         // this is no transient fault to retry.
         serde_json::error::Category::Data => ClientError::Unreadable {
             detail: e.to_string(),
         },
-        _ => malformed(&e),
-    })
+        _ => malformed(&e, len),
+    }
 }
 
 /// `Retry-After` as seconds or an HTTP date, or the millisecond variant.

@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::io::Write;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -20,7 +21,7 @@ use crate::config::{Pipeline, Stage};
 use crate::langsmith::StatsSnapshot;
 pub use crate::model::Window;
 use crate::model::durations::TimeSpec;
-use crate::model::{Disposition, cut_windows};
+use crate::model::{Disposition, RejectedRuns, TooManyRejected, cut_windows};
 use crate::sink::commit::{CommitInfo, Manifest};
 use crate::sink::partition::escape_value;
 use crate::sink::table::{ManifestTable, TableCommit};
@@ -70,6 +71,11 @@ pub struct WindowReport {
     pub window: Window,
     /// `loaded`, or `skipped` (already committed).
     pub status: &'static str,
+    /// Runs that could not be read, set aside (see `rejected_files`).
+    pub rejected: usize,
+    /// Where each sink keeps them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rejected_files: Vec<String>,
     pub stages: Vec<StageReport>,
     pub sinks: IndexMap<String, SinkWindowReport>,
     pub wall_seconds: f64,
@@ -85,6 +91,8 @@ pub struct LoadSummary {
     pub rows: u64,
     pub files: usize,
     pub bytes: u64,
+    /// Runs that could not be read, set aside, over all windows.
+    pub rejected: usize,
     /// Interrupted publishes found and rolled back before this load.
     pub rolled_back: usize,
     /// Every stage's items in and out, summed over the windows.
@@ -117,6 +125,7 @@ impl LoadSummary {
             rows: 0,
             files: 0,
             bytes: 0,
+            rejected: 0,
             rolled_back: 0,
             stages: opts
                 .progress
@@ -277,6 +286,8 @@ pub async fn run(p: &Pipeline, source: Source, opts: &LoadOptions) -> anyhow::Re
             reports.push(WindowReport {
                 window: w,
                 status: "skipped",
+                rejected: 0,
+                rejected_files: vec![],
                 stages: vec![],
                 sinks: IndexMap::new(),
                 wall_seconds: 0.0,
@@ -308,6 +319,7 @@ pub async fn run(p: &Pipeline, source: Source, opts: &LoadOptions) -> anyhow::Re
             .iter()
             .map(|t| (t.id.clone(), t.table.describe()))
             .collect(),
+        rejected: reports.iter().map(|r| r.rejected).sum(),
         windows: reports,
         rows,
         files,
@@ -469,8 +481,26 @@ impl Loading<'_> {
             window: Some(w),
             progress: self.opts.progress.clone(),
             trace_scope: Some(self.scope),
+            rejected: Arc::new(RejectedRuns::with_limit(Some(
+                p.load.max_rejected.unwrap_or(0),
+            ))),
         };
-        let summary = run_pipeline(p, self.source.clone(), &run).await?;
+        let ran = run_pipeline(p, self.source.clone(), &run).await;
+        // What could not be read is kept whether or not the window goes on to publish.
+        let rejected = run.rejected.take();
+        let mut rejected_files = vec![];
+        for t in targets.iter() {
+            let at = t.table.set_aside(&w, &rejected).await?;
+            if !rejected.is_empty() {
+                rejected_files.push(at);
+            }
+        }
+        let summary = ran.map_err(|e| match rejected_files.first() {
+            Some(at) if e.chain().any(|c| c.is::<TooManyRejected>()) => e.context(format!(
+                "window {w} not published; the runs that could not be read are in {at}"
+            )),
+            _ => e,
+        })?;
         let mut sink_reports = IndexMap::new();
         for t in targets.iter_mut() {
             let (Some(report), Some(stage)) = (summary.sinks.get(&t.id), staged.get(&t.id)) else {
@@ -508,6 +538,8 @@ impl Loading<'_> {
         Ok(WindowReport {
             window: w,
             status: "loaded",
+            rejected: rejected.len(),
+            rejected_files,
             stages: summary.stages,
             sinks: sink_reports,
             wall_seconds: started.elapsed().as_secs_f64(),
@@ -562,9 +594,14 @@ async fn run_to_stdout(
         window: Some(w),
         progress: opts.progress.clone(),
         trace_scope: None,
+        rejected: Arc::new(RejectedRuns::with_limit(Some(
+            p.load.max_rejected.unwrap_or(0),
+        ))),
     };
     opts.progress.set_windows(1);
+    // No table to keep unreadable runs beside: they are logged as they are set aside.
     let summary = run_pipeline(p, source.clone(), &run).await?;
+    let rejected = run.rejected.count();
     opts.progress.window_done();
     let report = &summary.sinks[&id];
     // Arrow wraps I/O errors with their own text; report the I/O error once.
@@ -602,9 +639,12 @@ async fn run_to_stdout(
     out.flush().context("cannot write to stdout")?;
     Ok(LoadSummary {
         outputs: IndexMap::from([(id.clone(), "-".to_string())]),
+        rejected,
         windows: vec![WindowReport {
             window: w,
             status: "loaded",
+            rejected,
+            rejected_files: vec![],
             stages: summary.stages,
             sinks: IndexMap::from([(
                 id,

@@ -8,11 +8,13 @@ mod flow;
 mod load;
 mod maybe;
 pub mod paths;
+mod rejected;
 mod run;
 mod time;
 
 pub use flow::Flow;
 pub use load::{Disposition, Window, cut as cut_windows};
 pub use maybe::Maybe;
+pub use rejected::{Page, Rejected, RejectedRuns, TooManyRejected};
 pub use run::{Decimal, Run};
 pub use time::{Timestamp, format_naive_micros, parse_timestamp};

@@ -225,14 +225,17 @@ impl<'de> Deserialize<'de> for Run {
                 let mut run = Run::default();
                 let mut has_id = false;
                 while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    // A value that does not fit names its field, so a run set aside says
+                    // what was wrong with it.
+                    let in_field = |e: A::Error| de::Error::custom(format!("field `{key}`: {e}"));
                     macro_rules! set {
                         ($field:ident) => {
-                            run.$field = map.next_value()?
+                            run.$field = map.next_value().map_err(in_field)?
                         };
                     }
                     match &*key {
                         "id" => {
-                            run.id = map.next_value()?;
+                            run.id = map.next_value().map_err(in_field)?;
                             has_id = true;
                         }
                         "name" => set!(name),
@@ -267,7 +270,7 @@ impl<'de> Deserialize<'de> for Run {
                         "completion_cost_details" => set!(completion_cost_details),
                         "metadata" => set!(metadata),
                         "total_tokens" | "prompt_tokens" | "completion_tokens" => {
-                            let v = map.next_value::<LenientI64>()?.0;
+                            let v = map.next_value::<LenientI64>().map_err(in_field)?.0;
                             match &*key {
                                 "total_tokens" => run.total_tokens = v,
                                 "prompt_tokens" => run.prompt_tokens = v,

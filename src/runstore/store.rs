@@ -106,7 +106,7 @@ impl Store {
             if line.trim().is_empty() {
                 continue;
             }
-            let run = stored_run(&line).with_context(|| format!("{}: not a valid run", at()))?;
+            let run = served_run(&line).with_context(|| format!("{}: not a valid run", at()))?;
             let session = run_session(&run.fields).with_context(at)?;
             match &project_id {
                 None => project_id = Some(session),
@@ -172,7 +172,59 @@ pub fn run_session(fields: &BTreeMap<String, Box<RawValue>>) -> anyhow::Result<S
 pub fn stored_run(line: &str) -> anyhow::Result<StoredRun> {
     let run = Run::from_json(line)?;
     let fields: BTreeMap<String, Box<RawValue>> = serde_json::from_str(line)?;
+    indexed(run, fields)
+}
+
+/// Like [`stored_run`], for serving: LangSmith keeps runs whose fields runlake cannot read
+/// (tokens as words, an end time in no known format), and the emulator serves them as they
+/// are, so a client's handling of such runs can be tested. Only what indexing needs (id,
+/// start time, trace and parent ids) must be readable.
+pub fn served_run(line: &str) -> anyhow::Result<StoredRun> {
+    let unreadable = match stored_run(line) {
+        Ok(run) => return Ok(run),
+        Err(e) => e,
+    };
+    #[derive(serde::Deserialize)]
+    struct Indexed {
+        id: String,
+        start_time: crate::model::Timestamp,
+        #[serde(default)]
+        trace_id: Option<String>,
+        #[serde(default)]
+        parent_run_id: Option<String>,
+        #[serde(default)]
+        session_id: Option<String>,
+    }
+    let Ok(i) = serde_json::from_str::<Indexed>(line) else {
+        return Err(unreadable);
+    };
+    let run = Run {
+        id: i.id,
+        start_time: Maybe::Value(i.start_time),
+        trace_id: i.trace_id.into(),
+        parent_run_id: i.parent_run_id.into(),
+        session_id: i.session_id.into(),
+        ..Run::default()
+    };
+    indexed(run, serde_json::from_str(line)?)
+}
+
+fn indexed(run: Run, mut fields: BTreeMap<String, Box<RawValue>>) -> anyhow::Result<StoredRun> {
     let start = run.start_time.value().context("run has no start_time")?;
+    // LangSmith stores times sent as epoch numbers (the JS SDK's shape) as times, and serves
+    // them as its usual strings.
+    for (name, time) in [
+        ("start_time", &run.start_time),
+        ("end_time", &run.end_time),
+        ("first_token_time", &run.first_token_time),
+    ] {
+        if let (Some(raw), Some(t)) = (fields.get_mut(name), time.value())
+            && raw.get().starts_with(|c: char| c.is_ascii_digit() || c == '-')
+        {
+            let text = format!("\"{}\"", crate::model::format_naive_micros(&t.0));
+            *raw = RawValue::from_string(text)?;
+        }
+    }
     let trace_id = run
         .trace_id
         .value()

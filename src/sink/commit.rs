@@ -8,6 +8,7 @@
 //! date=2026-10-01/tool_usage-20261001T000000Z_20261002T000000Z-00000.parquet   data
 //! _runlake/<pipeline>/<sink>/windows/<window>.json    manifest of a committed window
 //! _runlake/<pipeline>/<sink>/journal/<window>.json    a publish in progress
+//! _runlake/<pipeline>/<sink>/rejected/<window>.jsonl  runs of the window that could not be read
 //! _staging/<pipeline>/<window>/<sink>/…                files not yet published
 //! ```
 //!
@@ -81,6 +82,11 @@ impl SinkLayout {
 
     pub fn manifest(&self, key: &str) -> String {
         format!("{}/windows/{key}.json", self.base())
+    }
+
+    /// The runs of a window's latest load that could not be read, one JSON object a line.
+    pub fn rejected(&self, key: &str) -> String {
+        format!("{}/rejected/{key}.jsonl", self.base())
     }
 
     fn journal(&self, key: &str) -> String {

@@ -12,7 +12,7 @@ use futures::future::BoxFuture;
 use super::SinkReport;
 use super::commit::{self, CommitInfo, Manifest, SinkLayout};
 use super::lake::Lake;
-use crate::model::Window;
+use crate::model::{Rejected, Window};
 
 /// A local directory a sink writes one window's files into, kept until the commit is done.
 pub struct Staged {
@@ -34,6 +34,13 @@ pub trait TableCommit: Send + Sync {
     fn recover<'a>(&'a self, window: Option<&'a Window>) -> BoxFuture<'a, anyhow::Result<usize>>;
     /// An empty local directory for `window`'s files.
     fn stage<'a>(&'a self, window: &'a Window) -> BoxFuture<'a, anyhow::Result<Staged>>;
+    /// Keeps the runs of `window`'s latest load that could not be read (none: removes what an
+    /// earlier load kept); returns where they are.
+    fn set_aside<'a>(
+        &'a self,
+        window: &'a Window,
+        rejected: &'a [Rejected],
+    ) -> BoxFuture<'a, anyhow::Result<String>>;
     /// Publishes the staged files as `info.window`, replacing the windows it `supersedes`:
     /// readers see the old files or the new ones, never a mix.
     fn commit<'a>(
@@ -92,6 +99,28 @@ impl TableCommit for ManifestTable {
         async move {
             let key = window.map(Window::key);
             commit::recover(&self.lake, &self.layout, key.as_deref()).await
+        }
+        .boxed()
+    }
+
+    fn set_aside<'a>(
+        &'a self,
+        window: &'a Window,
+        rejected: &'a [Rejected],
+    ) -> BoxFuture<'a, anyhow::Result<String>> {
+        async move {
+            let rel = self.layout.rejected(&window.key());
+            if rejected.is_empty() {
+                self.lake.delete(&rel).await?;
+            } else {
+                let mut lines = Vec::new();
+                for r in rejected {
+                    serde_json::to_writer(&mut lines, r)?;
+                    lines.push(b'\n');
+                }
+                self.lake.put(&rel, lines).await?;
+            }
+            Ok(self.lake.display(&rel))
         }
         .boxed()
     }

@@ -7,7 +7,6 @@
 //! a time zone, ids as text or 16-byte UUIDs, costs as floats or decimals. Columns it has no
 //! name for pass through as run fields, as unknown JSONL keys do.
 
-use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -23,7 +22,7 @@ use arrow::util::display::{ArrayFormatter, FormatOptions};
 use arrow_schema::extension::{ExtensionType, Json};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use crate::runstore::{self, StoredRun};
+use super::files::Collected;
 
 /// v1 fields whose value is a JSON document (§6.1, §7.4 "Run data (JSON)"): a text column of
 /// that name holds the document's text, to be read as JSON rather than as a string.
@@ -54,13 +53,10 @@ pub(super) fn is_parquet(path: &Path) -> bool {
 }
 
 /// Every run of one Parquet file, by project id; errors name the file and the row.
-pub(super) fn read_runs(
-    file: &Path,
-    by_project: &mut BTreeMap<String, Vec<StoredRun>>,
-) -> anyhow::Result<()> {
+pub(super) fn read_runs(file: &Path, into: &mut Collected) -> anyhow::Result<()> {
     let handle =
         std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
-    read_runs_from(file, handle, by_project)
+    read_runs_from(file, handle, into)
 }
 
 /// Like [`read_runs`], from the file's bytes (object storage); `file` names it and carries
@@ -68,7 +64,7 @@ pub(super) fn read_runs(
 pub(super) fn read_runs_from(
     file: &Path,
     handle: impl parquet::file::reader::ChunkReader + 'static,
-    by_project: &mut BTreeMap<String, Vec<StoredRun>>,
+    into: &mut Collected,
 ) -> anyhow::Result<()> {
     let builder = ParquetRecordBatchReaderBuilder::try_new(handle)
         .with_context(|| format!("{}: not a readable Parquet file", file.display()))?;
@@ -76,7 +72,6 @@ pub(super) fn read_runs_from(
     let batches = builder
         .build()
         .with_context(|| format!("{}: cannot read its rows", file.display()))?;
-    let mut seen = HashSet::new();
     let mut row = 0usize;
     let mut line = String::new();
     for batch in batches {
@@ -87,13 +82,7 @@ pub(super) fn read_runs_from(
             let at = || format!("{}: row {row}", file.display());
             line.clear();
             layout.write_run(&mut line, &batch, i).with_context(at)?;
-            let run = runstore::stored_run(&line)
-                .with_context(|| format!("{}: not a valid run", at()))?;
-            if !seen.insert(run.id.clone()) {
-                bail!("{}: run id {} appears twice", at(), run.id);
-            }
-            let project = runstore::run_session(&run.fields).with_context(at)?;
-            by_project.entry(project).or_default().push(run);
+            into.add(at, &line)?;
         }
     }
     Ok(())
@@ -635,9 +624,9 @@ mod tests {
                 ("year", strings(&["2026", "2026"])),
             ],
         );
-        let mut by_project = BTreeMap::new();
-        read_runs(&file, &mut by_project).unwrap();
-        let runs = &by_project["s-dir"];
+        let mut read = Collected::default();
+        read_runs(&file, &mut read).unwrap();
+        let runs = &read.by_project["s-dir"];
         assert_eq!(runs.len(), 2);
         assert_eq!(runs[0].field("inputs").unwrap().get(), r#"{"q":1}"#);
         assert_eq!(
@@ -668,10 +657,10 @@ mod tests {
                 ),
             ],
         );
-        let mut by_project = BTreeMap::new();
-        read_runs(&file, &mut by_project).unwrap();
-        assert_eq!(by_project["s-col"][0].id, "r3");
-        assert_eq!(by_project["s-dir"][0].id, "r4");
+        let mut read = Collected::default();
+        read_runs(&file, &mut read).unwrap();
+        assert_eq!(read.by_project["s-col"][0].id, "r3");
+        assert_eq!(read.by_project["s-dir"][0].id, "r4");
     }
 
     #[test]
@@ -679,8 +668,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let start: ArrayRef = Arc::new(TimestampNanosecondArray::from(vec![0]));
         let err = |file: &Path| {
-            let mut by_project = BTreeMap::new();
-            format!("{:#}", read_runs(file, &mut by_project).unwrap_err())
+            format!(
+                "{:#}",
+                read_runs(file, &mut Collected::default()).unwrap_err()
+            )
         };
 
         let no_id = dir.path().join("session_id=s/no_id.parquet");
@@ -735,11 +726,16 @@ mod tests {
                 ("total_cost", strings(&["0.1", "cheap"])),
             ],
         );
-        let e = err(&bad_cost);
-        assert!(
-            e.contains("bad_cost.parquet: row 2: not a valid run"),
-            "{e}"
-        );
+        // A row that is not a run is set aside, the others kept.
+        let mut read = Collected::default();
+        read_runs(&bad_cost, &mut read).unwrap();
+        assert_eq!(read.by_project["s"].len(), 1);
+        let [bad] = read.rejected.as_slice() else {
+            panic!("{:?}", read.rejected)
+        };
+        assert!(bad.origin.ends_with("bad_cost.parquet: row 2"), "{bad:?}");
+        assert_eq!(bad.run_id.as_deref(), Some("r2"));
+        assert!(bad.reason.contains("total_cost"), "{bad:?}");
 
         let not_parquet = dir.path().join("session_id=s/junk.parquet");
         std::fs::write(&not_parquet, "id,start_time\n").unwrap();

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -20,7 +20,7 @@ use crate::filter::Expr;
 use crate::langsmith::StatsSnapshot;
 use crate::langsmith::fields::{V1_DEFAULT, V1_SELECTABLE};
 use crate::langsmith::{ClientError, ClientStats, Lane, Order, PageStream, RunsQuery};
-use crate::model::Run;
+use crate::model::{Page, Rejected, Run};
 use crate::runstore::{self, Cursor, RunQuery, Store, StoredRun};
 
 /// Runs per page handed to the stages (an in-memory page, not a request).
@@ -36,6 +36,8 @@ struct Inner {
     store: Store,
     origin: String,
     stats: ClientStats,
+    /// Lines that are not runs, handed to the first query (once, not once per query).
+    unclaimed: Mutex<Vec<Rejected>>,
 }
 
 impl FileSource {
@@ -50,19 +52,15 @@ impl FileSource {
                 path.display()
             );
         }
-        let mut by_project: BTreeMap<String, Vec<StoredRun>> = BTreeMap::new();
+        let mut runs = Collected::default();
         for file in &files {
             if super::bulk_export::is_parquet(file) {
-                super::bulk_export::read_runs(file, &mut by_project)?;
+                super::bulk_export::read_runs(file, &mut runs)?;
                 continue;
             }
-            read_runs(
-                file,
-                runstore::open_maybe_compressed(file)?,
-                &mut by_project,
-            )?;
+            read_runs(file, runstore::open_maybe_compressed(file)?, &mut runs)?;
         }
-        Self::from_projects(path, by_project)
+        Self::from_projects(path, runs)
     }
 
     /// Reads every run file under an object-storage prefix (`s3://bucket/prefix`,
@@ -73,7 +71,7 @@ impl FileSource {
         if let Some(root) = lake.local_path("") {
             return FileSource::open(&root);
         }
-        let mut by_project: BTreeMap<String, Vec<StoredRun>> = BTreeMap::new();
+        let mut runs = Collected::default();
         let mut read = 0;
         for rel in lake.list("").await? {
             let path = Path::new(&rel);
@@ -88,39 +86,40 @@ impl FileSource {
             };
             let named = Path::new(uri).join(&rel);
             if super::bulk_export::is_parquet(path) {
-                super::bulk_export::read_runs_from(
-                    &named,
-                    bytes::Bytes::from(bytes),
-                    &mut by_project,
-                )?;
+                super::bulk_export::read_runs_from(&named, bytes::Bytes::from(bytes), &mut runs)?;
             } else {
                 let reader = runstore::decompress(&rel, std::io::Cursor::new(bytes))?;
-                read_runs(&named, reader, &mut by_project)?;
+                read_runs(&named, reader, &mut runs)?;
             }
             read += 1;
         }
         if read == 0 {
             bail!("{uri}: no run files (*.jsonl, *.jsonl.gz, *.jsonl.zst, *.parquet)");
         }
-        Self::from_projects(Path::new(uri), by_project)
+        Self::from_projects(Path::new(uri), runs)
     }
 
     /// Like [`FileSource::open`], from decompressed JSONL; `origin` names it in errors.
     pub fn from_reader(origin: &Path, reader: impl BufRead) -> anyhow::Result<FileSource> {
-        let mut by_project = BTreeMap::new();
-        read_runs(origin, reader, &mut by_project)?;
-        Self::from_projects(origin, by_project)
+        let mut runs = Collected::default();
+        read_runs(origin, reader, &mut runs)?;
+        Self::from_projects(origin, runs)
     }
 
-    fn from_projects(
-        origin: &Path,
-        by_project: BTreeMap<String, Vec<StoredRun>>,
-    ) -> anyhow::Result<FileSource> {
-        if by_project.is_empty() {
-            bail!("{}: no runs", origin.display());
+    fn from_projects(origin: &Path, runs: Collected) -> anyhow::Result<FileSource> {
+        if runs.by_project.is_empty() {
+            match runs.rejected.first() {
+                Some(first) => bail!(
+                    "{}: no run could be read ({} set aside); first: {}",
+                    origin.display(),
+                    runs.rejected.len(),
+                    first.describe()
+                ),
+                None => bail!("{}: no runs", origin.display()),
+            }
         }
         let mut store = Store::default();
-        for (id, runs) in by_project {
+        for (id, runs) in runs.by_project {
             // Files carry project ids, not names: a project is named by its id.
             store.add_project(id.clone(), &id, runs, origin)?;
         }
@@ -129,6 +128,7 @@ impl FileSource {
                 store,
                 origin: origin.display().to_string(),
                 stats: ClientStats::default(),
+                unclaimed: Mutex::new(runs.rejected),
             }),
         })
     }
@@ -167,11 +167,13 @@ impl FileSource {
                 }
                 let compiled = compiled?;
                 let (runs, next) = source.page(&query, &compiled, after.as_ref())?;
-                if runs.is_empty() {
+                let rejected = std::mem::take(&mut *source.inner.unclaimed.lock().unwrap());
+                if runs.is_empty() && rejected.is_empty() {
                     return Ok(None);
                 }
                 let done = next.is_none();
-                Ok(Some((runs, (source, query, Ok(compiled), next, done))))
+                let page = Page { runs, rejected };
+                Ok(Some((page, (source, query, Ok(compiled), next, done))))
             },
         ))
     }
@@ -366,26 +368,45 @@ fn run_files(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// Every run of one file, by project id.
-fn read_runs(
-    file: &Path,
-    reader: impl BufRead,
-    by_project: &mut BTreeMap<String, Vec<StoredRun>>,
-) -> anyhow::Result<()> {
-    let mut seen = HashSet::new();
+/// Runs read from files, by project id, and the records that are not runs.
+#[derive(Default)]
+pub(super) struct Collected {
+    pub(super) by_project: BTreeMap<String, Vec<StoredRun>>,
+    pub(super) rejected: Vec<Rejected>,
+    seen: HashSet<String>,
+}
+
+impl Collected {
+    /// One record (a line, or a Parquet row as JSON) found `at`; one that is not a run is
+    /// set aside. The same run twice means the same file was given twice: an error.
+    pub(super) fn add(&mut self, at: impl Fn() -> String, text: &str) -> anyhow::Result<()> {
+        let read = runstore::stored_run(text)
+            .and_then(|run| Ok((runstore::run_session(&run.fields)?, run)));
+        let (project, run) = match read {
+            Ok(read) => read,
+            Err(e) => {
+                self.rejected
+                    .push(Rejected::new(at(), text, format!("{e:#}")));
+                return Ok(());
+            }
+        };
+        if !self.seen.insert(run.id.clone()) {
+            bail!("{}: run id {} appears twice", at(), run.id);
+        }
+        self.by_project.entry(project).or_default().push(run);
+        Ok(())
+    }
+}
+
+/// Every run of one file.
+fn read_runs(file: &Path, reader: impl BufRead, into: &mut Collected) -> anyhow::Result<()> {
     for (index, line) in reader.lines().enumerate() {
         let at = || format!("{}:{}", file.display(), index + 1);
         let line = line.with_context(at)?;
         if line.trim().is_empty() {
             continue;
         }
-        let run =
-            runstore::stored_run(&line).with_context(|| format!("{}: not a valid run", at()))?;
-        if !seen.insert(run.id.clone()) {
-            bail!("{}: run id {} appears twice", at(), run.id);
-        }
-        let project = runstore::run_session(&run.fields).with_context(at)?;
-        by_project.entry(project).or_default().push(run);
+        into.add(at, &line)?;
     }
     Ok(())
 }

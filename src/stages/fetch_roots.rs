@@ -9,15 +9,12 @@ use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
 
 use super::group::Group;
-use super::progress::StageCounter;
-use super::{Flow, Msg, Outputs, Record, StageKind, Start, send};
+use super::{Flow, Msg, Record, StageKind, Start, send};
 use crate::langsmith::RunsQuery;
 use crate::located::Checks;
 use crate::located::schema::{inputs, kind, select, table};
-use crate::source::Source;
 
 /// The table as written.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -105,20 +102,11 @@ impl StageKind for FetchRoots {
 
     fn start(&self, start: Start) -> BoxFuture<'static, anyhow::Result<()>> {
         let base = RunsQuery {
-            projects: start.projects,
-            select: self.select.clone().unwrap_or(start.select),
+            projects: start.projects.clone(),
+            select: self.select.clone().unwrap_or_else(|| start.select.clone()),
             ..Default::default()
         };
-        run(
-            start.source,
-            base,
-            self.batch_size,
-            start.inbox,
-            start.outputs,
-            start.id,
-            start.counter,
-        )
-        .boxed()
+        run(start, base, self.batch_size).boxed()
     }
 }
 
@@ -137,16 +125,17 @@ fn roots_in_memory_bytes() -> usize {
 /// still running. Fetched roots are held in memory up to a budget, then spilled to an
 /// anonymous temporary file; once the input ends (and with it the groups), each root is
 /// joined with its trace's aggregates and sent on.
-async fn run(
-    source: Source,
-    base: RunsQuery,
-    batch: Option<usize>,
-    mut inbox: mpsc::Receiver<Msg>,
-    outputs: Outputs,
-    id: String,
-    counter: Arc<StageCounter>,
-) -> anyhow::Result<()> {
+async fn run(start: Start, base: RunsQuery, batch: Option<usize>) -> anyhow::Result<()> {
     use std::io::{BufRead, Seek, Write};
+    let Start {
+        source,
+        mut inbox,
+        outputs,
+        id,
+        counter,
+        rejected,
+        ..
+    } = start;
     // A page's worth of ids per request unless the pipeline says otherwise: 1,000 on v2,
     // 100 on v1.
     let batch = match batch {
@@ -169,11 +158,14 @@ async fn run(
          fetches: &mut tokio::task::JoinSet<anyhow::Result<Vec<crate::model::Run>>>| {
             let source = source.clone();
             let base = base.clone();
+            let rejected = rejected.clone();
             fetches.spawn(async move {
                 let mut out = vec![];
                 let mut pages = source.fetch_by_ids(&base, ids);
                 while let Some(page) = pages.next().await {
-                    out.extend(page?);
+                    let page = page?;
+                    out.extend(page.runs);
+                    rejected.add(page.rejected)?;
                 }
                 Ok(out)
             });

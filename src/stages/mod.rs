@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 
 use crate::langsmith::RunsQuery;
 use crate::located::Checks;
-use crate::model::Run;
+use crate::model::{RejectedRuns, Run};
 use crate::source::Source;
 use progress::StageCounter;
 
@@ -131,6 +131,8 @@ pub struct Start {
     pub projects: Vec<String>,
     /// What the stages it feeds read from its output runs.
     pub select: Vec<String>,
+    /// Where a source stage sets aside the runs it cannot read.
+    pub rejected: Arc<RejectedRuns>,
 }
 
 /// A stage kind. Its module holds its settings (the `[stages.<id>]` table), their checks,

@@ -9,15 +9,13 @@ use futures::{FutureExt, StreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::progress::StageCounter;
-use super::{Flow, Msg, Outputs, Record, StageKind, Start, TraceScope, send};
+use super::{Flow, Msg, Record, StageKind, Start, send};
 use crate::langsmith::{Order, RunsQuery};
 use crate::located::Checks;
 use crate::located::schema::{boolean, kind, one_of_strings, select, string, string_list, table};
 use crate::located::variants_of;
 use crate::model::durations::TimeSpec;
 use crate::model::fields::RUN_TYPES;
-use crate::source::Source;
 
 /// The table as written.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -251,37 +249,32 @@ impl StageKind for QueryRuns {
         "runs"
     }
 
-    fn start(&self, start: Start) -> BoxFuture<'static, anyhow::Result<()>> {
-        let Some((query, split)) = start.query else {
+    fn start(&self, mut start: Start) -> BoxFuture<'static, anyhow::Result<()>> {
+        let Some((query, split)) = start.query.take() else {
             let id = start.id;
             return async move { anyhow::bail!("stage {id:?}: no query was planned") }.boxed();
         };
-        run(
-            start.source,
-            query,
-            split,
-            start.scope,
-            start.outputs,
-            start.id,
-            start.counter,
-        )
-        .boxed()
+        run(start, query, split).boxed()
     }
 }
 
 /// Sends each page on as it arrives; with a `scope`, only the runs of traces the window owns.
-async fn run(
-    source: Source,
-    query: RunsQuery,
-    split: bool,
-    scope: Option<TraceScope>,
-    outputs: Outputs,
-    id: String,
-    counter: Arc<StageCounter>,
-) -> anyhow::Result<()> {
+async fn run(start: Start, query: RunsQuery, split: bool) -> anyhow::Result<()> {
+    let Start {
+        source,
+        scope,
+        outputs,
+        id,
+        counter,
+        rejected,
+        ..
+    } = start;
     let mut pages = source.query(query, split);
     while let Some(page) = pages.next().await {
-        let mut runs = page.with_context(|| format!("stage {id:?}"))?;
+        let page = page.with_context(|| format!("stage {id:?}"))?;
+        let mut runs = page.runs;
+        // The page's good runs go on before a limit on bad ones fails the stage.
+        let too_many = rejected.add(page.rejected);
         if let Some(scope) = &scope {
             runs.retain(|r| scope.owns(r));
         }
@@ -290,7 +283,10 @@ async fn run(
             .into_iter()
             .map(|run| Record { run, group: None })
             .collect();
-        send(&outputs, Msg::Runs(Arc::new(records))).await?;
+        if !records.is_empty() {
+            send(&outputs, Msg::Runs(Arc::new(records))).await?;
+        }
+        too_many.with_context(|| format!("stage {id:?}"))?;
     }
     Ok(())
 }

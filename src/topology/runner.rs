@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -14,6 +15,7 @@ use super::outputs::{file_metadata, sink_options};
 use super::plan::{PlannedQuery, derive_select, feeds_trace_grouping, plan_queries};
 use crate::config::Pipeline;
 use crate::langsmith::{RunsQuery, StatsSnapshot};
+use crate::model::RejectedRuns;
 use crate::model::durations::TimeSpec;
 use crate::sink::{Format, PartitionKey, SinkReport};
 use crate::source::Source;
@@ -35,6 +37,8 @@ pub struct RunOptions {
     pub progress: crate::stages::Progress,
     /// For windowed loads: which traces this window owns.
     pub trace_scope: Option<TraceScope>,
+    /// Where the stages set aside runs they cannot read (and how many they may).
+    pub rejected: Arc<RejectedRuns>,
 }
 
 /// A sink's local output for one run.
@@ -146,6 +150,7 @@ pub async fn run_pipeline(
             scope,
             projects: resolved.values().cloned().collect(),
             select: derive_select(p, id, &["trace_id"]),
+            rejected: opts.rejected.clone(),
         });
         let (id, kind) = (id.clone(), stage.kind());
         tasks.spawn(async move {
