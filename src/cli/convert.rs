@@ -29,6 +29,7 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<()> {
     let reader = crate::runstore::open_maybe_compressed(&args.input)?;
     let spec = RowSpec::default_spec();
     let mut sink = Sink::new(SinkOptions {
+        committed: vec![],
         format: Format::Parquet,
         dir: args.output.clone(),
         name: "runs".into(),

@@ -70,6 +70,19 @@ impl Kind {
         }
     }
 
+    /// Its name in messages and manifests.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Utf8 => "string",
+            Kind::Json => "json",
+            Kind::Int64 => "int64",
+            Kind::Float64 => "float64",
+            Kind::Bool => "bool",
+            Kind::Timestamp => "timestamp",
+            Kind::ListUtf8 => "list<string>",
+        }
+    }
+
     pub fn data_type(self) -> DataType {
         match self {
             Kind::Utf8 | Kind::Json => DataType::Utf8,
@@ -341,4 +354,50 @@ pub fn convert(array: &ArrayRef, from: Option<Kind>, to: Kind) -> ArrayRef {
         }
     }
     b.finish(Some(to))
+}
+
+/// Re-encodes `array` (built as `from`) as the committed kind `to` of a table, when no value
+/// changes meaning: nulls become any kind, integers floats, whole floats integers, anything
+/// text in a string or JSON column. Otherwise the first value that does not fit, as text.
+pub fn conform_exact(array: &ArrayRef, from: Option<Kind>, to: Kind) -> Result<ArrayRef, String> {
+    let Some(from) = from else {
+        return Ok(convert(array, None, to));
+    };
+    let first_value = || {
+        (0..array.len())
+            .find(|&i| !array.is_null(i))
+            .map_or("null".into(), |i| json_text(&cell_at(array, Some(from), i)))
+    };
+    match (from, to) {
+        _ if from == to => Ok(array.clone()),
+        (_, Kind::Utf8 | Kind::Json) => {
+            let mut b = StringBuilder::with_capacity(array.len(), 0);
+            for i in 0..array.len() {
+                if array.is_null(i) {
+                    b.append_null();
+                    continue;
+                }
+                match (cell_at(array, Some(from), i), to) {
+                    (Cell::Str(s) | Cell::Json(s), Kind::Utf8) => b.append_value(&s),
+                    (cell, _) => b.append_value(json_text(&cell)),
+                }
+            }
+            Ok(Arc::new(b.finish()))
+        }
+        (Kind::Int64, Kind::Float64) => {
+            Ok(arrow::compute::cast(array, &DataType::Float64).map_err(|e| e.to_string())?)
+        }
+        (Kind::Float64, Kind::Int64) => {
+            use arrow::array::AsArray;
+            let floats = array.as_primitive::<arrow::datatypes::Float64Type>();
+            let fits = |f: f64| f.fract() == 0.0 && f.abs() < 9.2e18;
+            match floats.iter().flatten().find(|f| !fits(*f)) {
+                Some(bad) => Err(bad.to_string()),
+                None => {
+                    Ok(arrow::compute::cast(array, &DataType::Int64).map_err(|e| e.to_string())?)
+                }
+            }
+        }
+        _ => Err(first_value()),
+    }
 }

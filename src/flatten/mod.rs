@@ -4,7 +4,7 @@ mod column;
 mod table;
 mod unify;
 
-pub use column::{Cell, ColumnBuilder, Kind, convert, kind_of};
+pub use column::{Cell, ColumnBuilder, Kind, conform_exact, convert, kind_of};
 pub use table::TableBuilder;
 pub use unify::SchemaUnion;
 

@@ -22,7 +22,7 @@ use crate::langsmith::StatsSnapshot;
 pub use crate::model::Window;
 use crate::model::durations::TimeSpec;
 use crate::model::{Disposition, RejectedRuns, TooManyRejected, cut_windows};
-use crate::sink::commit::{CommitInfo, Manifest};
+use crate::sink::commit::{CommitInfo, Manifest, committed_columns};
 use crate::sink::partition::escape_value;
 use crate::sink::table::{ManifestTable, TableCommit};
 use crate::sink::{Format, PartitionKey};
@@ -466,6 +466,19 @@ impl Loading<'_> {
                     name: format!("{}-{key}", t.file_name),
                     partition_by: t.partition_by.clone(),
                     format: None,
+                    // Windows this one replaces do not pin the columns it writes.
+                    committed: committed_columns(
+                        &t.manifests
+                            .iter()
+                            .filter(|m| {
+                                m.window != w
+                                    && !superseded
+                                        .get(&t.id)
+                                        .is_some_and(|old| old.iter().any(|o| o.window == m.window))
+                            })
+                            .cloned()
+                            .collect::<Vec<_>>(),
+                    ),
                 },
             );
             staged.insert(t.id.clone(), stage);
@@ -584,6 +597,7 @@ async fn run_to_stdout(
         name: id.clone(),
         partition_by: vec![],
         format: Some(Format::ArrowIpc),
+        committed: vec![],
     };
     let run = RunOptions {
         now: Some(now),

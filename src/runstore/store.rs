@@ -219,7 +219,9 @@ fn indexed(run: Run, mut fields: BTreeMap<String, Box<RawValue>>) -> anyhow::Res
         ("first_token_time", &run.first_token_time),
     ] {
         if let (Some(raw), Some(t)) = (fields.get_mut(name), time.value())
-            && raw.get().starts_with(|c: char| c.is_ascii_digit() || c == '-')
+            && raw
+                .get()
+                .starts_with(|c: char| c.is_ascii_digit() || c == '-')
         {
             let text = format!("\"{}\"", crate::model::format_naive_micros(&t.0));
             *raw = RawValue::from_string(text)?;

@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use super::lake::Lake;
 use super::partition::escape_value;
 use super::{SinkReport, StagedFile};
+use crate::flatten::{Kind, kind_of};
 
 pub const MANIFEST_VERSION: u32 = 1;
 
@@ -49,6 +50,9 @@ pub struct Manifest {
     pub files: Vec<StagedFile>,
     /// Column name and Arrow type.
     pub schema: Vec<(String, String)>,
+    /// The columns of `schema` that hold JSON text (Arrow's `arrow.json` extension).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub json_columns: Vec<String>,
     /// Files this commit removed (earlier versions of the window, replaced partitions).
     pub removed: Vec<String>,
 }
@@ -105,6 +109,42 @@ impl SinkLayout {
     pub fn staging_pipeline(&self) -> String {
         format!("_staging/{}", self.pipeline)
     }
+}
+
+impl Manifest {
+    /// The columns this commit wrote, with their kinds (`None` for a type runlake does not
+    /// write, from a manifest of another version).
+    pub fn columns(&self) -> impl Iterator<Item = (&str, Option<Kind>)> {
+        self.schema.iter().map(|(name, data_type)| {
+            let kind = data_type
+                .parse::<arrow::datatypes::DataType>()
+                .ok()
+                .and_then(|t| {
+                    let field = arrow::datatypes::Field::new(name, t, true);
+                    match kind_of(&field) {
+                        Some(Kind::Utf8) if self.json_columns.contains(name) => Some(Kind::Json),
+                        other => other,
+                    }
+                });
+            (name.as_str(), kind)
+        })
+    }
+}
+
+/// A table's committed columns and kinds: every column any committed window wrote, in the
+/// order they first appeared, each at the kind it was first committed with.
+pub fn committed_columns(manifests: &[Manifest]) -> Vec<(String, Kind)> {
+    let mut out: indexmap::IndexMap<String, Kind> = indexmap::IndexMap::new();
+    let mut by_age: Vec<&Manifest> = manifests.iter().collect();
+    by_age.sort_by(|a, b| a.committed_at.cmp(&b.committed_at));
+    for m in by_age {
+        for (name, kind) in m.columns() {
+            if let Some(kind) = kind {
+                out.entry(name.to_string()).or_insert(kind);
+            }
+        }
+    }
+    out.into_iter().collect()
 }
 
 /// Every committed window of a sink.
@@ -248,6 +288,7 @@ pub async fn commit(
         bytes: report.bytes,
         files: report.files.clone(),
         schema: report.schema.clone(),
+        json_columns: report.json_columns.clone(),
         removed: remove,
     };
     lake.put(

@@ -28,7 +28,7 @@ use arrow::record_batch::RecordBatch;
 use indexmap::IndexMap;
 use parquet::arrow::ArrowWriter;
 
-use crate::flatten::SchemaUnion;
+use crate::flatten::{Kind, SchemaUnion, kind_of};
 /// What a sink's settings fall back to, in one place: pipelines and `convert` share them.
 pub mod defaults {
     pub const ROW_GROUP_ROWS: usize = 100_000;
@@ -101,6 +101,8 @@ pub struct SinkOptions {
     pub partition_by: Vec<PartitionKey>,
     /// Key-value metadata stamped into every file (never secrets).
     pub metadata: Vec<(String, String)>,
+    /// The columns (and kinds) the table has committed: every file keeps them, as they are.
+    pub committed: Vec<(String, Kind)>,
 }
 
 /// One finished file, relative to the sink's directory.
@@ -120,6 +122,8 @@ pub struct SinkReport {
     pub bytes: u64,
     /// Columns and their Arrow types, as written.
     pub schema: Vec<(String, String)>,
+    /// Which of them hold JSON text.
+    pub json_columns: Vec<String>,
 }
 
 /// A Parquet file being written straight from batches of one schema.
@@ -146,6 +150,8 @@ pub struct Sink {
     spill_dir: PathBuf,
     spilled: usize,
     union: SchemaUnion,
+    /// The table's committed schema: batches of exactly it are written straight away.
+    committed_schema: Option<SchemaRef>,
     written_schema: Option<SchemaRef>,
     clock: u64,
     report: SinkReport,
@@ -156,12 +162,15 @@ impl Sink {
         std::fs::create_dir_all(&options.dir)
             .with_context(|| format!("cannot create directory {}", options.dir.display()))?;
         let spill_dir = options.dir.join("_spill");
+        let union = SchemaUnion::committed(&options.committed);
+        let committed_schema = (!options.committed.is_empty()).then(|| union.schema());
         Ok(Sink {
             options,
             spill_dir,
             partitions: IndexMap::new(),
             spilled: 0,
-            union: SchemaUnion::default(),
+            union,
+            committed_schema,
             written_schema: None,
             clock: 0,
             report: SinkReport::default(),
@@ -240,6 +249,7 @@ impl Sink {
         let same = self
             .written_schema
             .as_ref()
+            .or(self.committed_schema.as_ref())
             .is_none_or(|s| *s == batch.schema());
         if self.options.format != Format::Parquet || self.spilled > 0 || !fixed || !same {
             self.close_all_direct()?;
@@ -338,7 +348,7 @@ impl Sink {
         for spill in &spills {
             let reader = StreamReader::try_new(std::io::BufReader::new(File::open(spill)?), None)?;
             for batch in reader {
-                let batch = self.union.conform(&batch?, schema);
+                let batch = self.union.conform(&batch?, schema)?;
                 if out.is_none() {
                     let (rel, tmp, file) = self.create_next(dir)?;
                     out = Some((self.open_file(file, schema)?, tmp, rel, 0));
@@ -396,6 +406,12 @@ impl Sink {
                 .fields()
                 .iter()
                 .map(|f| (f.name().clone(), f.data_type().to_string()))
+                .collect();
+            self.report.json_columns = schema
+                .fields()
+                .iter()
+                .filter(|f| kind_of(f) == Some(Kind::Json))
+                .map(|f| f.name().clone())
                 .collect();
         }
         Ok(self.report)

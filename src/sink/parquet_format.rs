@@ -96,6 +96,7 @@ mod tests {
             max_file_bytes: 1 << 20,
             partition_by: vec![],
             metadata: vec![],
+            committed: vec![],
         };
         let schema = arrow::datatypes::Schema::empty();
         let codec = |compression, level| {

@@ -130,6 +130,7 @@ impl SinkConfig {
             max_file_bytes: self.max_file_mb.unwrap_or(defaults::MAX_FILE_MB).max(1) * 1024 * 1024,
             partition_by,
             metadata,
+            committed: vec![],
         }
     }
 

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::Record;
 use crate::flatten::Cell;
-use crate::model::paths::{ColumnSource, ExpandSource, RunPath, json_cell};
+use crate::model::paths::{ColumnSource, ExpandSource, RunPath, computed_cell, json_cell};
 
 /// Columns when a flatten names none, or a sink reads runs directly.
 pub const DEFAULT_COLUMNS: &[&str] = &[
@@ -211,6 +211,6 @@ fn list_or_json(v: Value) -> Cell<'static> {
                 .map(|s| Cow::Owned(s.as_str().expect("string").to_string()))
                 .collect(),
         ),
-        other => json_cell(other),
+        other => computed_cell(other),
     }
 }

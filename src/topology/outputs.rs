@@ -63,11 +63,14 @@ pub(super) fn sink_options(
     let Some(target) = opts.sinks.get(id) else {
         bail!("sink {id:?} has no output directory")
     };
-    Ok(sink.options(
-        target.dir.clone(),
-        target.name.clone(),
-        target.partition_by.clone(),
-        target.format,
-        metadata.to_vec(),
-    ))
+    Ok(SinkOptions {
+        committed: target.committed.clone(),
+        ..sink.options(
+            target.dir.clone(),
+            target.name.clone(),
+            target.partition_by.clone(),
+            target.format,
+            metadata.to_vec(),
+        )
+    })
 }

@@ -50,6 +50,8 @@ pub struct SinkTarget {
     pub partition_by: Vec<PartitionKey>,
     /// Overrides the sink's own format (stdout is always Arrow IPC).
     pub format: Option<Format>,
+    /// The columns the table has committed, which every new file keeps as they are.
+    pub committed: Vec<(String, crate::flatten::Kind)>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -256,6 +258,7 @@ mod tests {
                     name: "t".into(),
                     partition_by: vec![],
                     format: None,
+                    committed: vec![],
                 },
             )]),
             ..Default::default()
