@@ -15,7 +15,7 @@ use super::error::ApiError;
 use super::{AppState, Identity, json_response, parse_body, parse_filter, parse_time};
 use crate::emulator::limits;
 use crate::langsmith::fields::{RUN_TYPES, V2_SELECTABLE};
-use crate::runstore::{Cursor, Order, RunQuery, StoredRun, preview};
+use crate::runstore::{Cursor, Order, Project, RunQuery, StoredRun, preview};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct V2Body {
@@ -176,28 +176,38 @@ pub async fn runs_query(
         tree_filter: parse_filter("tree_filter", body.tree_filter.as_deref())?,
         order: Order::Desc,
     };
-    let after = body
-        .cursor
-        .as_deref()
-        .map(|c| Cursor::decode(c, Order::Desc).map_err(ApiError::bad_request))
-        .transpose()?;
+    let after = decode_cursor(body.cursor.as_deref(), Order::Desc)?;
     let page = query.page(after.as_ref(), page_size);
     let mut out = String::with_capacity(page.runs.len() * 2048 + 64);
-    out.push_str("{\"items\":[");
-    for (i, (_, run)) in page.runs.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        write_v2_run(&mut out, run, &selects);
-    }
-    out.push_str("],\"next_cursor\":");
-    match &page.next {
-        Some(c) => out.push_str(&serde_json::to_string(&c.encode()).expect("string")),
-        None => out.push_str("null"),
-    }
+    write_v2_items(&mut out, &page.runs, &selects);
+    out.push_str(",\"next_cursor\":");
+    out.push_str(&next_cursor(page.next.as_ref()));
     out.push('}');
     app.stats.add_runs(page.runs.len());
     Ok(json_response(out))
+}
+
+/// A request's `cursor`, decoded for `order` (400 when it is not one the emulator gave).
+pub(super) fn decode_cursor(text: Option<&str>, order: Order) -> Result<Option<Cursor>, ApiError> {
+    text.map(|c| Cursor::decode(c, order).map_err(ApiError::bad_request))
+        .transpose()
+}
+
+/// `next_cursor`'s JSON: the encoded cursor or `null`.
+pub(super) fn next_cursor(next: Option<&Cursor>) -> String {
+    next.map_or("null".into(), |c| Value::String(c.encode()).to_string())
+}
+
+/// `{"items":[…]` with `runs` as v2 runs of the selected fields; the caller closes the object.
+pub(super) fn write_v2_items(out: &mut String, runs: &[(&Project, &StoredRun)], selects: &[&str]) {
+    out.push_str("{\"items\":[");
+    for (i, (_, run)) in runs.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_v2_run(out, run, selects);
+    }
+    out.push(']');
 }
 
 pub(super) fn write_v2_run(out: &mut String, run: &StoredRun, selects: &[&str]) {

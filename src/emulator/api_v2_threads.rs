@@ -21,8 +21,11 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::api_v2::{day_window, page_size, parse_selects, require_v2, rfc3339_us, v2_value};
-use super::api_v2_traces::{next_cursor, param, project, query_params, unsupported};
+use super::api_v2::{
+    day_window, decode_cursor, next_cursor, page_size, parse_selects, require_v2, rfc3339_us,
+    v2_value,
+};
+use super::api_v2_traces::{param, project, query_params, unsupported};
 use super::error::ApiError;
 use super::{AppState, json_response, parse_body, parse_filter};
 use crate::filter::{Expr, RunFacts};
@@ -137,20 +140,13 @@ fn eligible_threads<'a>(
     )?;
     let roots_query = |trace_filter: Option<Expr>, tree_filter: Option<Expr>| {
         Ok::<_, ApiError>(RunQuery {
-            projects: vec![project],
-            ids: None,
-            ids_ignore_filters: false,
-            trace: None,
-            parent_run: None,
-            run_type: None,
             is_root: Some(true),
-            error: None,
             min_start_us: Some(min_us),
             max_start_us: Some(max_us - 1),
             filter: parse_filter("filter", body.filter.as_deref())?,
             trace_filter,
             tree_filter,
-            order: Order::Asc,
+            ..RunQuery::over(vec![project], Order::Asc)
         })
     };
     let everything = project.runs.len().max(1);
@@ -372,11 +368,7 @@ pub async fn threads_query(
     ])?;
     let project = project(&app, body.project_id.as_deref(), &["body", "project_id"])?;
     let page_size = page_size(body.page_size, 20, 100)?;
-    let after = body
-        .cursor
-        .as_deref()
-        .map(|c| Cursor::decode(c, Order::Desc).map_err(ApiError::bad_request))
-        .transpose()?;
+    let after = decode_cursor(body.cursor.as_deref(), Order::Desc)?;
     let threads = eligible_threads(project, &body)?;
     let mut rest = threads.iter().filter(|t| {
         after
@@ -439,24 +431,14 @@ pub async fn thread_traces(
         .map(|(i, r)| (r.id.as_str(), i + 1))
         .collect();
     let query = RunQuery {
-        projects: vec![project],
         ids: Some(roots.iter().map(|r| r.id.clone()).collect()),
-        ids_ignore_filters: false,
-        trace: None,
-        parent_run: None,
-        run_type: None,
         is_root: Some(true),
-        error: None,
-        min_start_us: None,
-        max_start_us: None,
         filter: parse_filter("filter", param(&params, "filter"))?,
         trace_filter: parse_filter("trace_filter", param(&params, "trace_filter"))?,
         tree_filter: parse_filter("tree_filter", param(&params, "tree_filter"))?,
-        order: Order::Asc,
+        ..RunQuery::over(vec![project], Order::Asc)
     };
-    let after = param(&params, "cursor")
-        .map(|c| Cursor::decode(c, Order::Asc).map_err(ApiError::bad_request))
-        .transpose()?;
+    let after = decode_cursor(param(&params, "cursor"), Order::Asc)?;
     let page = query.page(after.as_ref(), page_size);
     let items: Vec<Value> = page
         .runs

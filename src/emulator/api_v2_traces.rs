@@ -11,12 +11,15 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::api_v2::{day_window, page_size, parse_selects, require_v2, rfc3339_us, write_v2_run};
+use super::api_v2::{
+    day_window, decode_cursor, next_cursor, page_size, parse_selects, require_v2, rfc3339_us,
+    write_v2_items, write_v2_run,
+};
 use super::error::ApiError;
 use super::{AppState, json_response, parse_body, parse_filter, parse_time};
 use crate::langsmith::fields::V2_SELECTABLE;
 use crate::runstore::threads::{TraceAggregates, trace_aggregates};
-use crate::runstore::{Cursor, Order, Project, RunQuery};
+use crate::runstore::{Order, Project, RunQuery};
 
 /// `TraceQueryParams`. Unknown keys are ignored, as FastAPI does.
 #[derive(Debug, Default, Deserialize)]
@@ -105,28 +108,17 @@ pub async fn traces_query(
         body.max_start_time.as_deref(),
     )?;
     let query = RunQuery {
-        projects: vec![project],
         ids: body
             .trace_ids
             .map(|ids| ids.into_iter().collect::<HashSet<_>>()),
-        ids_ignore_filters: false,
-        trace: None,
-        parent_run: None,
-        run_type: None,
         is_root: Some(true),
-        error: None,
         min_start_us: Some(min_start_us),
         max_start_us: Some(max_start_us - 1),
-        filter: None,
         trace_filter: parse_filter("trace_filter", body.trace_filter.as_deref())?,
         tree_filter: parse_filter("tree_filter", body.tree_filter.as_deref())?,
-        order: Order::Desc,
+        ..RunQuery::over(vec![project], Order::Desc)
     };
-    let after = body
-        .cursor
-        .as_deref()
-        .map(|c| Cursor::decode(c, Order::Desc).map_err(ApiError::bad_request))
-        .transpose()?;
+    let after = decode_cursor(body.cursor.as_deref(), Order::Desc)?;
     let page = query.page(after.as_ref(), page_size);
     let mut out = String::with_capacity(page.runs.len() * 1024 + 64);
     out.push_str("{\"items\":[");
@@ -148,11 +140,6 @@ pub async fn traces_query(
     out.push('}');
     app.stats.add_runs(page.runs.len());
     Ok(json_response(out))
-}
-
-/// `next_cursor`'s JSON: the encoded cursor or `null`.
-pub(super) fn next_cursor(next: Option<&Cursor>) -> String {
-    next.map_or("null".into(), |c| Value::String(c.encode()).to_string())
 }
 
 /// `TraceAggregates` with the selected fields.
@@ -216,31 +203,16 @@ pub async fn trace_runs(
         ));
     }
     let query = RunQuery {
-        projects: vec![project],
-        ids: None,
-        ids_ignore_filters: false,
         trace: Some(trace_id),
-        parent_run: None,
-        run_type: None,
-        is_root: None,
-        error: None,
         min_start_us: min,
         max_start_us: max,
         filter: parse_filter("filter", param(&params, "filter"))?,
-        trace_filter: None,
-        tree_filter: None,
-        order: Order::Asc,
+        ..RunQuery::over(vec![project], Order::Asc)
     };
     let page = query.page(None, project.runs.len().max(1));
     let mut out = String::with_capacity(page.runs.len() * 1024 + 16);
-    out.push_str("{\"items\":[");
-    for (i, (_, run)) in page.runs.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        write_v2_run(&mut out, run, &selects);
-    }
-    out.push_str("]}");
+    write_v2_items(&mut out, &page.runs, &selects);
+    out.push('}');
     app.stats.add_runs(page.runs.len());
     Ok(json_response(out))
 }
