@@ -15,7 +15,7 @@ use super::error::ApiError;
 use super::{AppState, Identity, json_response, parse_body, parse_filter, parse_time};
 use crate::emulator::limits;
 use crate::langsmith::fields::{RUN_TYPES, V2_SELECTABLE};
-use crate::runstore::{Cursor, Order, RunQuery, StoredRun, preview};
+use crate::runstore::{Cursor, Order, Project, RunQuery, StoredRun, preview};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct V2Body {
@@ -38,17 +38,78 @@ pub struct V2Body {
 
 const DAY_US: i64 = 24 * 3600 * 1_000_000;
 
+/// Every v2 route: a deployment without SmithDB has none of them (404), and they share the
+/// v2 per-key rate tier.
+pub(super) fn require_v2(app: &AppState, headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+    if !app.config.deployment.has_v2() {
+        return Err(ApiError::not_found("Not Found"));
+    }
+    app.check_rate(headers, &[(limits::V2_QUERY_PER_KEY, Identity::Key)])
+}
+
+/// A v2 `page_size`: `default` when absent, else within `1..=max` (422 outside).
+pub(super) fn page_size(value: Option<i64>, default: usize, max: i64) -> Result<usize, ApiError> {
+    match value {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n as usize),
+        Some(_) => Err(ApiError::validation(
+            &["body", "page_size"],
+            format!("page_size must be between 1 and {max}"),
+        )),
+    }
+}
+
+/// Upper-case select names checked against `allowed` (422 naming the first stranger; `place`
+/// is `body` or `query`).
+pub(super) fn parse_selects(
+    place: &str,
+    list: &[String],
+    allowed: &[&'static str],
+    enum_name: &str,
+) -> Result<Vec<&'static str>, ApiError> {
+    list.iter()
+        .enumerate()
+        .map(|(i, name)| {
+            allowed
+                .iter()
+                .find(|s| **s == name.as_str())
+                .copied()
+                .ok_or_else(|| {
+                    ApiError::validation(
+                        &[place, "selects", &i.to_string()],
+                        format!("Input should be a valid {enum_name}, got {name:?}"),
+                    )
+                })
+        })
+        .collect()
+}
+
+/// A v2 start-time window in µs: `max` defaults to now, `min` to a day before `max`.
+pub(super) fn day_window(min: Option<&str>, max: Option<&str>) -> Result<(i64, i64), ApiError> {
+    let now = chrono::Utc::now().timestamp_micros();
+    let max_us = parse_time("max_start_time", max)?.unwrap_or(now);
+    let min_us = parse_time("min_start_time", min)?.unwrap_or(max_us - DAY_US);
+    Ok((min_us, max_us))
+}
+
+/// A v2 timestamp: RFC 3339 with microseconds and `Z`.
+pub(super) fn rfc3339(t: &chrono::DateTime<chrono::Utc>) -> String {
+    format!("{}Z", crate::model::format_naive_micros(t))
+}
+
+/// [`rfc3339`] of microseconds since the epoch, as a JSON value.
+pub(super) fn rfc3339_us(us: Option<i64>) -> Value {
+    us.and_then(crate::model::Timestamp::from_micros)
+        .map_or(Value::Null, |t| Value::String(rfc3339(&t.0)))
+}
+
 pub async fn runs_query(
     State(app): State<Arc<AppState>>,
     headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    if !app.config.deployment.has_v2() {
-        // A deployment without SmithDB has no v2 routes at all.
-        return Err(ApiError::not_found("Not Found"));
-    }
+    require_v2(&app, &headers)?;
     let body: V2Body = parse_body(&body)?;
-    app.check_rate(&headers, &[(limits::V2_QUERY_PER_KEY, Identity::Key)])?;
     if body.reference_dataset_id.is_some() {
         return Err(ApiError::bad_request(
             "`reference_dataset_id` is not supported by runlake emulate",
@@ -60,16 +121,7 @@ pub async fn runs_query(
             "project_ids is required",
         ));
     };
-    let page_size = match body.page_size {
-        None => 100,
-        Some(n @ 1..=1000) => n as usize,
-        Some(_) => {
-            return Err(ApiError::validation(
-                &["body", "page_size"],
-                "page_size must be between 1 and 1000",
-            ));
-        }
-    };
+    let page_size = page_size(body.page_size, 100, 1000)?;
     let run_type = match body.run_type {
         None => None,
         Some(t)
@@ -91,29 +143,15 @@ pub async fn runs_query(
             ));
         }
     };
-    let selects: Vec<&str> = match &body.selects {
+    let selects = match &body.selects {
         None => vec!["ID"],
-        Some(list) => {
-            let mut out = vec![];
-            for (i, name) in list.iter().enumerate() {
-                match V2_SELECTABLE.iter().find(|s| **s == name.as_str()) {
-                    Some(s) => out.push(*s),
-                    None => {
-                        return Err(ApiError::validation(
-                            &["body", "selects", &i.to_string()],
-                            format!("Input should be a valid RunSelectField, got {name:?}"),
-                        ));
-                    }
-                }
-            }
-            out
-        }
+        Some(list) => parse_selects("body", list, V2_SELECTABLE, "RunSelectField")?,
     };
-    let now = chrono::Utc::now().timestamp_micros();
-    let max_start_us = parse_time("max_start_time", body.max_start_time.as_deref())?.unwrap_or(now);
     // The documented trap: without min_start_time only the last day is searched.
-    let min_start_us = parse_time("min_start_time", body.min_start_time.as_deref())?
-        .unwrap_or(max_start_us - DAY_US);
+    let (min_start_us, max_start_us) = day_window(
+        body.min_start_time.as_deref(),
+        body.max_start_time.as_deref(),
+    )?;
     let mut projects = Vec::new();
     for id in &project_ids {
         projects.push(
@@ -138,31 +176,41 @@ pub async fn runs_query(
         tree_filter: parse_filter("tree_filter", body.tree_filter.as_deref())?,
         order: Order::Desc,
     };
-    let after = body
-        .cursor
-        .as_deref()
-        .map(|c| Cursor::decode(c, Order::Desc).map_err(ApiError::bad_request))
-        .transpose()?;
+    let after = decode_cursor(body.cursor.as_deref(), Order::Desc)?;
     let page = query.page(after.as_ref(), page_size);
     let mut out = String::with_capacity(page.runs.len() * 2048 + 64);
-    out.push_str("{\"items\":[");
-    for (i, (_, run)) in page.runs.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        write_v2_run(&mut out, run, &selects);
-    }
-    out.push_str("],\"next_cursor\":");
-    match &page.next {
-        Some(c) => out.push_str(&serde_json::to_string(&c.encode()).expect("string")),
-        None => out.push_str("null"),
-    }
+    write_v2_items(&mut out, &page.runs, &selects);
+    out.push_str(",\"next_cursor\":");
+    out.push_str(&next_cursor(page.next.as_ref()));
     out.push('}');
     app.stats.add_runs(page.runs.len());
     Ok(json_response(out))
 }
 
-fn write_v2_run(out: &mut String, run: &StoredRun, selects: &[&str]) {
+/// A request's `cursor`, decoded for `order` (400 when it is not one the emulator gave).
+pub(super) fn decode_cursor(text: Option<&str>, order: Order) -> Result<Option<Cursor>, ApiError> {
+    text.map(|c| Cursor::decode(c, order).map_err(ApiError::bad_request))
+        .transpose()
+}
+
+/// `next_cursor`'s JSON: the encoded cursor or `null`.
+pub(super) fn next_cursor(next: Option<&Cursor>) -> String {
+    next.map_or("null".into(), |c| Value::String(c.encode()).to_string())
+}
+
+/// `{"items":[…]` with `runs` as v2 runs of the selected fields; the caller closes the object.
+pub(super) fn write_v2_items(out: &mut String, runs: &[(&Project, &StoredRun)], selects: &[&str]) {
+    out.push_str("{\"items\":[");
+    for (i, (_, run)) in runs.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_v2_run(out, run, selects);
+    }
+    out.push(']');
+}
+
+pub(super) fn write_v2_run(out: &mut String, run: &StoredRun, selects: &[&str]) {
     out.push('{');
     for (i, select) in selects.iter().enumerate() {
         if i > 0 {
@@ -198,7 +246,7 @@ fn upper(run: &StoredRun, field: &str) -> String {
 fn zoned(run: &StoredRun, field: &str) -> String {
     match parsed(run, field) {
         Value::String(s) => match crate::model::parse_timestamp(&s) {
-            Some(t) => format!("\"{}Z\"", crate::model::format_naive_micros(&t)),
+            Some(t) => format!("\"{}\"", rfc3339(&t)),
             None => "null".into(),
         },
         _ => "null".into(),
@@ -239,7 +287,7 @@ fn wrapped_raw(run: &StoredRun, field: &str) -> String {
     }
 }
 
-fn v2_value(run: &StoredRun, select: &str) -> String {
+pub(super) fn v2_value(run: &StoredRun, select: &str) -> String {
     match select {
         "ID" => raw(run, "id").into(),
         "RUN_TYPE" => upper(run, "run_type"),

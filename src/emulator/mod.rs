@@ -7,6 +7,8 @@
 
 mod api_v1;
 mod api_v2;
+mod api_v2_threads;
+mod api_v2_traces;
 mod error;
 mod faults;
 pub mod limits;
@@ -215,6 +217,24 @@ fn router(state: Arc<AppState>) -> Router {
         .nest("/api/v1", v1)
         .route("/api/v2/runs/query", post(api_v2::runs_query))
         .route("/v2/runs/query", post(api_v2::runs_query))
+        .route("/api/v2/traces/query", post(api_v2_traces::traces_query))
+        .route(
+            "/api/v2/traces/{trace_id}/runs",
+            get(api_v2_traces::trace_runs),
+        )
+        .route("/api/v2/threads/query", post(api_v2_threads::threads_query))
+        .route(
+            "/api/v2/threads/stats",
+            post(api_v2_threads::aggregate_stats),
+        )
+        .route(
+            "/api/v2/threads/{thread_id}/traces",
+            get(api_v2_threads::thread_traces),
+        )
+        .route(
+            "/api/v2/threads/{thread_id}/stats",
+            get(api_v2_threads::thread_stats),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             gatekeeper,

@@ -11,6 +11,7 @@ pub use crate::model::fields;
 mod limiter;
 mod query;
 mod stats;
+mod traces;
 
 pub use client::{ApiVersion, Client, PageStream};
 pub use config::{ApiChoice, ClientConfig, LaneLimits, Pacing, Secret, normalize_endpoint};
@@ -19,3 +20,7 @@ pub use estimate::{Estimate, Tally};
 pub use limiter::Lane;
 pub use query::{Order, RunsQuery, SEVEN_DAYS};
 pub use stats::{ClientStats, StatsSnapshot};
+pub use traces::{
+    ItemStream, Thread, ThreadTrace, ThreadTracesQuery, ThreadsQuery, Trace, TraceAggregates,
+    TraceRunsQuery, TracesQuery,
+};

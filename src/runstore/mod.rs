@@ -5,6 +5,7 @@
 mod query;
 mod render;
 mod store;
+pub mod threads;
 
 pub use query::{Cursor, Order, Page, RunQuery};
 pub use render::{preview, write_v1_run};

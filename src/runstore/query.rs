@@ -83,6 +83,26 @@ pub struct Page<'a> {
 }
 
 impl<'a> RunQuery<'a> {
+    /// Every run of `projects` in `order`: set the conditions wanted on top of it.
+    pub fn over(projects: Vec<&'a Project>, order: Order) -> Self {
+        RunQuery {
+            projects,
+            ids: None,
+            ids_ignore_filters: false,
+            trace: None,
+            parent_run: None,
+            run_type: None,
+            is_root: None,
+            error: None,
+            min_start_us: None,
+            max_start_us: None,
+            filter: None,
+            trace_filter: None,
+            tree_filter: None,
+            order,
+        }
+    }
+
     /// The next `limit` matches after `after`, and a cursor when more exist.
     pub fn page(&self, after: Option<&Cursor>, limit: usize) -> Page<'a> {
         let want = limit + 1;
