@@ -388,7 +388,7 @@ impl Client {
 
     /// One request with rate limiting, the in-flight cap and retries. `parse` runs inside the
     /// retried attempt, so a truncated or malformed body is retried like a dropped connection.
-    async fn request<T>(
+    pub(super) async fn request<T>(
         &self,
         lanes: &[Lane],
         method: &'static str,
@@ -529,7 +529,7 @@ impl Client {
 
 /// Validates UTF-8 once for the whole body, then parses from `&str`: from bytes, serde_json
 /// would validate every string and raw value again as it copies it out.
-fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ClientError> {
+pub(super) fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ClientError> {
     let malformed = |e: &dyn std::fmt::Display| ClientError::Malformed {
         detail: format!("{e} ({} bytes)", bytes.len()),
     };
