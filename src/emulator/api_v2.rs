@@ -16,7 +16,7 @@ use super::{AppState, Identity, json_response, parse_body, parse_filter, parse_t
 use crate::emulator::limits;
 use crate::filter::{Expr, Field};
 use crate::langsmith::fields::{RUN_TYPES, V2_SELECTABLE};
-use crate::runstore::{Cursor, Order, RunQuery, StoredRun, preview};
+use crate::runstore::{Cursor, FeedbackWindow, Order, RunQuery, StoredRun, preview};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct V2Body {
@@ -181,7 +181,7 @@ fn feedback_window(
     min: Option<&str>,
     max: Option<&str>,
     filters: [&Option<Expr>; 3],
-) -> Result<Option<(Option<i64>, Option<i64>)>, ApiError> {
+) -> Result<Option<FeedbackWindow>, ApiError> {
     let lo = parse_time("min_feedback_modified_at", min)?;
     let hi = parse_time("max_feedback_modified_at", max)?;
     if lo.is_none() && hi.is_none() {

@@ -455,7 +455,7 @@ impl FeedbackFilter {
                 user.is_some_and(|u| users.iter().any(|x| x == u))
             })
             && self.has_comment.is_none_or(|want| e.has_comment() == want)
-            && self.has_score.is_none_or(|want| !e.score.is_null() == want)
+            && self.has_score.is_none_or(|want| e.score.is_null() != want)
             && self.min_created_us.is_none_or(|us| e.created_us >= us)
             && self.max_created_us.is_none_or(|us| e.created_us <= us)
     }

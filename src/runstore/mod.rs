@@ -9,7 +9,7 @@ mod render;
 mod store;
 
 pub use feedback::{FeedbackEntry, FeedbackFilter, FeedbackInput, FeedbackPatch};
-pub use query::{Cursor, Order, Page, RunQuery};
+pub use query::{Cursor, FeedbackWindow, Order, Page, RunQuery};
 pub use render::{preview, write_v1_run};
 pub use store::{
     ChangeError, Project, SharedStore, Store, StoredRun, Upserted, decompress,

@@ -59,6 +59,9 @@ impl Cursor {
     }
 }
 
+/// Bounds on feedback `modified_at` in µs: inclusive lower, exclusive upper.
+pub type FeedbackWindow = (Option<i64>, Option<i64>);
+
 /// Everything both API versions can ask, already validated.
 pub struct RunQuery<'a> {
     pub projects: Vec<&'a Project>,
@@ -78,7 +81,7 @@ pub struct RunQuery<'a> {
     pub order: Order,
     /// v2 `min_feedback_modified_at` (inclusive) / `max_…` (exclusive), µs: the feedback
     /// conditions of the filters see only entries modified in that window.
-    pub feedback_modified: Option<(Option<i64>, Option<i64>)>,
+    pub feedback_modified: Option<FeedbackWindow>,
 }
 
 pub struct Page<'a> {
