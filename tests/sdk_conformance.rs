@@ -8,3 +8,11 @@ mod common;
 fn official_python_sdk_gets_the_runs_the_seed_page_promises() {
     common::run_python_check("sdk_conformance.py");
 }
+
+/// The SDK's `list_feedback` / `read_feedback` with filters and offset pages, against the
+/// entries the JSONL holds and every run's `feedback_stats`
+/// (tests/python/sdk_conformance_feedback.py).
+#[test]
+fn official_python_sdk_lists_the_feedback_the_runs_carry() {
+    common::run_python_check("sdk_conformance_feedback.py");
+}

@@ -54,6 +54,7 @@ pub async fn sessions(
     let limit = params.limit.unwrap_or(100);
     let list: Vec<_> = app
         .store
+        .read()
         .projects
         .iter()
         .filter(|p| params.name.as_ref().is_none_or(|n| *n == p.name))
@@ -71,7 +72,7 @@ pub async fn sessions(
 }
 
 pub async fn session_by_id(State(app): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
-    match app.store.project_by_id(&id) {
+    match app.store.read().project_by_id(&id) {
         Some(p) => axum::Json(session_json(&app, p)).into_response(),
         None => ApiError::not_found("Session not found").into_response(),
     }
@@ -207,14 +208,15 @@ pub async fn runs_query(
     )?;
 
     // Run ids "ignore all other filtering arguments", the project included (docs).
+    let store = app.store.read();
     let projects = match &body.session {
-        _ if body.id.is_some() => app.store.projects.iter().collect(),
-        None => app.store.projects.iter().collect(),
+        _ if body.id.is_some() => store.projects.iter().collect(),
+        None => store.projects.iter().collect(),
         Some(ids) => {
             let mut out = Vec::new();
             for id in ids {
                 out.push(
-                    app.store
+                    store
                         .project_by_id(id)
                         .ok_or_else(|| ApiError::not_found(format!("Session not found: {id}")))?,
                 );
@@ -237,6 +239,7 @@ pub async fn runs_query(
         trace_filter,
         tree_filter,
         order,
+        feedback_modified: None,
     };
     let after = body
         .cursor

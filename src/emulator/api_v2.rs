@@ -14,8 +14,9 @@ use serde_json::value::RawValue;
 use super::error::ApiError;
 use super::{AppState, Identity, json_response, parse_body, parse_filter, parse_time};
 use crate::emulator::limits;
+use crate::filter::{Expr, Field};
 use crate::langsmith::fields::{RUN_TYPES, V2_SELECTABLE};
-use crate::runstore::{Cursor, Order, Project, RunQuery, StoredRun, preview};
+use crate::runstore::{Cursor, FeedbackWindow, Order, Project, RunQuery, StoredRun, preview};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct V2Body {
@@ -34,6 +35,8 @@ pub struct V2Body {
     is_root: Option<bool>,
     has_error: Option<bool>,
     run_type: Option<String>,
+    min_feedback_modified_at: Option<String>,
+    max_feedback_modified_at: Option<String>,
 }
 
 const DAY_US: i64 = 24 * 3600 * 1_000_000;
@@ -152,10 +155,19 @@ pub async fn runs_query(
         body.min_start_time.as_deref(),
         body.max_start_time.as_deref(),
     )?;
+    let filter = parse_filter("filter", body.filter.as_deref())?;
+    let trace_filter = parse_filter("trace_filter", body.trace_filter.as_deref())?;
+    let tree_filter = parse_filter("tree_filter", body.tree_filter.as_deref())?;
+    let feedback_modified = feedback_window(
+        body.min_feedback_modified_at.as_deref(),
+        body.max_feedback_modified_at.as_deref(),
+        [&filter, &trace_filter, &tree_filter],
+    )?;
+    let store = app.store.read();
     let mut projects = Vec::new();
     for id in &project_ids {
         projects.push(
-            app.store
+            store
                 .project_by_id(id)
                 .ok_or_else(|| ApiError::not_found(format!("Project not found: {id}")))?,
         );
@@ -171,10 +183,11 @@ pub async fn runs_query(
         error: body.has_error,
         min_start_us: Some(min_start_us),
         max_start_us: Some(max_start_us),
-        filter: parse_filter("filter", body.filter.as_deref())?,
-        trace_filter: parse_filter("trace_filter", body.trace_filter.as_deref())?,
-        tree_filter: parse_filter("tree_filter", body.tree_filter.as_deref())?,
+        filter,
+        trace_filter,
+        tree_filter,
         order: Order::Desc,
+        feedback_modified,
     };
     let after = decode_cursor(body.cursor.as_deref(), Order::Desc)?;
     let page = query.page(after.as_ref(), page_size);
@@ -208,6 +221,32 @@ pub(super) fn write_v2_items(out: &mut String, runs: &[(&Project, &StoredRun)], 
         write_v2_run(out, run, selects);
     }
     out.push(']');
+}
+
+/// `min_/max_feedback_modified_at`: bounds on the feedback the filters' feedback conditions
+/// see, which they need at least one of.
+fn feedback_window(
+    min: Option<&str>,
+    max: Option<&str>,
+    filters: [&Option<Expr>; 3],
+) -> Result<Option<FeedbackWindow>, ApiError> {
+    let lo = parse_time("min_feedback_modified_at", min)?;
+    let hi = parse_time("max_feedback_modified_at", max)?;
+    if lo.is_none() && hi.is_none() {
+        return Ok(None);
+    }
+    let on_feedback = filters.iter().filter_map(|f| f.as_ref()).any(|f| {
+        f.fields()
+            .iter()
+            .any(|f| matches!(f, Field::FeedbackKey | Field::FeedbackScore))
+    });
+    if !on_feedback {
+        return Err(ApiError::bad_request(
+            "min_feedback_modified_at and max_feedback_modified_at need a feedback condition \
+             (feedback_key or feedback_score) in filter, trace_filter or tree_filter",
+        ));
+    }
+    Ok(Some((lo, hi)))
 }
 
 pub(super) fn write_v2_run(out: &mut String, run: &StoredRun, selects: &[&str]) {

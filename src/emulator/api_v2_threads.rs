@@ -366,7 +366,8 @@ pub async fn threads_query(
         ("ai_search", body.ai_search.is_some()),
         ("sem_filter", body.sem_filter.is_some()),
     ])?;
-    let project = project(&app, body.project_id.as_deref(), &["body", "project_id"])?;
+    let store = app.store.read();
+    let project = project(&store, body.project_id.as_deref(), &["body", "project_id"])?;
     let page_size = page_size(body.page_size, 20, 100)?;
     let after = decode_cursor(body.cursor.as_deref(), Order::Desc)?;
     let threads = eligible_threads(project, &body)?;
@@ -402,7 +403,12 @@ pub async fn thread_traces(
 ) -> Result<Response, ApiError> {
     require_v2(&app, &headers)?;
     let params = query_params(raw.as_deref());
-    let project = project(&app, param(&params, "project_id"), &["query", "project_id"])?;
+    let store = app.store.read();
+    let project = project(
+        &store,
+        param(&params, "project_id"),
+        &["query", "project_id"],
+    )?;
     let page_size = page_size(
         param(&params, "page_size")
             .map(|s| {
@@ -496,7 +502,12 @@ pub async fn thread_stats(
 ) -> Result<Response, ApiError> {
     require_v2(&app, &headers)?;
     let params = query_params(raw.as_deref());
-    let project = project(&app, param(&params, "session_id"), &["query", "session_id"])?;
+    let store = app.store.read();
+    let project = project(
+        &store,
+        param(&params, "session_id"),
+        &["query", "session_id"],
+    )?;
     let selects = match params.get("selects").filter(|s| !s.is_empty()) {
         None => {
             return Err(ApiError::validation(
@@ -556,7 +567,8 @@ pub async fn aggregate_stats(
     require_v2(&app, &headers)?;
     let body: ThreadsBody = parse_body(&body)?;
     unsupported(&[("stride", body.stride.is_some())])?;
-    let project = project(&app, body.project_id.as_deref(), &["body", "project_id"])?;
+    let store = app.store.read();
+    let project = project(&store, body.project_id.as_deref(), &["body", "project_id"])?;
     let selects = match body.select.as_deref().filter(|s| !s.is_empty()) {
         None => return Err(ApiError::validation(&["body", "select"], "Field required")),
         Some(list) => parse_selects(

@@ -47,14 +47,14 @@ const AGGREGATE_SELECTS: [&str; 3] = ["TOTAL_TOKENS", "TOTAL_COST", "FIRST_TOKEN
 
 /// The request's project, or 404 as the v2 runs route answers.
 pub(super) fn project<'a>(
-    app: &'a AppState,
+    store: &'a crate::runstore::Store,
     id: Option<&str>,
     place: &[&str],
 ) -> Result<&'a Project, ApiError> {
     let id = id
         .filter(|s| !s.is_empty())
         .ok_or_else(|| ApiError::validation(place, "Field required"))?;
-    app.store
+    store
         .project_by_id(id)
         .ok_or_else(|| ApiError::not_found(format!("Project not found: {id}")))
 }
@@ -94,7 +94,8 @@ pub async fn traces_query(
             "Extra inputs are not permitted: traces/query filters root runs with trace_filter",
         ));
     }
-    let project = project(&app, body.project_id.as_deref(), &["body", "project_id"])?;
+    let store = app.store.read();
+    let project = project(&store, body.project_id.as_deref(), &["body", "project_id"])?;
     let page_size = page_size(body.page_size, 20, 100)?;
     let selects = match &body.selects {
         None => vec!["ID"],
@@ -182,7 +183,12 @@ pub async fn trace_runs(
 ) -> Result<Response, ApiError> {
     require_v2(&app, &headers)?;
     let params = query_params(raw.as_deref());
-    let project = project(&app, param(&params, "project_id"), &["query", "project_id"])?;
+    let store = app.store.read();
+    let project = project(
+        &store,
+        param(&params, "project_id"),
+        &["query", "project_id"],
+    )?;
     let selects = match params.get("selects") {
         None => vec!["ID"],
         Some(list) => parse_selects("query", list, V2_SELECTABLE, "RunSelectField")?,

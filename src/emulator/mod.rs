@@ -4,13 +4,19 @@
 //! page-size limits, `select`, the filter language, auth answers, rate-limit tiers) and able to
 //! misbehave on purpose (seeded faults), so exports can be tested over real HTTP without
 //! credentials. Binds to loopback unless told otherwise.
+//!
+//! Also serves feedback entries (`feedback`: `GET /api/v1/feedback`, consistent with each
+//! run's `feedback_stats`), and lets tests change the data while it runs (`admin`:
+//! `/_admin/runs`, `/_admin/feedback`; in process, [`Emulator::store`]).
 
+mod admin;
 mod api_v1;
 mod api_v2;
 mod api_v2_threads;
 mod api_v2_traces;
 mod error;
 mod faults;
+mod feedback;
 pub mod limits;
 
 mod stats;
@@ -32,7 +38,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tower::ServiceExt;
 
-pub use crate::runstore::{Store, open_maybe_compressed};
+pub use crate::runstore::{SharedStore, Store, open_maybe_compressed};
 pub use error::ApiError;
 pub use faults::{Fault, FaultConfig};
 pub use stats::StatsSnapshot;
@@ -102,7 +108,7 @@ impl EmulatorConfig {
 }
 
 pub struct AppState {
-    pub store: Store,
+    pub store: SharedStore,
     pub config: EmulatorConfig,
     limiter: Option<RateLimiter>,
     faults: faults::Faults,
@@ -211,7 +217,9 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/info", get(api_v1::info))
         .route("/sessions", get(api_v1::sessions))
         .route("/sessions/{id}", get(api_v1::session_by_id))
-        .route("/runs/query", post(api_v1::runs_query));
+        .route("/runs/query", post(api_v1::runs_query))
+        .route("/feedback", get(feedback::list))
+        .route("/feedback/{id}", get(feedback::read));
     let api = Router::new()
         .merge(v1.clone())
         .nest("/api/v1", v1)
@@ -240,6 +248,7 @@ fn router(state: Arc<AppState>) -> Router {
             gatekeeper,
         ));
     api.route("/_stats", get(stats_route))
+        .merge(admin::routes())
         .fallback(not_found)
         .with_state(state)
 }
@@ -399,7 +408,7 @@ impl Emulator {
             limiter: config.rate_limit_speedup.map(RateLimiter::new),
             faults: faults::Faults::new(config.faults.clone()),
             stats: stats::Stats::default(),
-            store,
+            store: SharedStore::new(store),
             config,
         });
         let (shutdown, stop) = watch::channel(false);
@@ -425,6 +434,11 @@ impl Emulator {
 
     pub fn stats(&self) -> StatsSnapshot {
         self.state.stats.snapshot()
+    }
+
+    /// The served data, to read or change while serving (as the `/_admin` routes do).
+    pub fn store(&self) -> &SharedStore {
+        &self.state.store
     }
 
     /// Stops accepting, lets in-flight requests finish (up to 5 s), then returns.

@@ -2,13 +2,14 @@
 //! candidate runs in keyset order `(start_time, id)`, LangSmith's predicates, and opaque
 //! cursors.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::store::{Project, StoredRun};
-use crate::filter::{self, Expr};
+use crate::filter::{self, Expr, RunFacts};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Order {
@@ -58,6 +59,9 @@ impl Cursor {
     }
 }
 
+/// Bounds on feedback `modified_at` in µs: inclusive lower, exclusive upper.
+pub type FeedbackWindow = (Option<i64>, Option<i64>);
+
 /// Everything both API versions can ask, already validated.
 pub struct RunQuery<'a> {
     pub projects: Vec<&'a Project>,
@@ -75,6 +79,9 @@ pub struct RunQuery<'a> {
     pub trace_filter: Option<Expr>,
     pub tree_filter: Option<Expr>,
     pub order: Order,
+    /// v2 `min_feedback_modified_at` (inclusive) / `max_…` (exclusive), µs: the feedback
+    /// conditions of the filters see only entries modified in that window.
+    pub feedback_modified: Option<FeedbackWindow>,
 }
 
 pub struct Page<'a> {
@@ -100,6 +107,7 @@ impl<'a> RunQuery<'a> {
             trace_filter: None,
             tree_filter: None,
             order,
+            feedback_modified: None,
         }
     }
 
@@ -214,27 +222,55 @@ impl<'a> RunQuery<'a> {
                 .is_none_or(|t| run.run_type.as_ref() == Some(t))
             && self.is_root.is_none_or(|want| run.is_root == want)
             && self.error.is_none_or(|want| run.has_error == want);
-        if !simple || self.filter.as_ref().is_some_and(|f| !f.matches(&run.facts)) {
+        if !simple
+            || self
+                .filter
+                .as_ref()
+                .is_some_and(|f| !f.matches(&self.facts(run)))
+        {
             return false;
         }
         if let Some(expr) = &self.trace_filter {
-            let root = project.root_of(&run.trace_id).map(|r| &r.facts);
-            if !filter::trace_filter_matches(expr, root) {
+            let root = project.root_of(&run.trace_id).map(|r| self.facts(r));
+            if !filter::trace_filter_matches(expr, root.as_deref()) {
                 return false;
             }
         }
         if let Some(expr) = &self.tree_filter {
             let verdict = *tree_cache.entry(run.trace_id.clone()).or_insert_with(|| {
-                filter::tree_filter_matches(
-                    expr,
-                    project.trace_runs(&run.trace_id).map(|r| &r.facts),
-                )
+                let facts: Vec<Cow<'_, RunFacts>> = project
+                    .trace_runs(&run.trace_id)
+                    .map(|r| self.facts(r))
+                    .collect();
+                filter::tree_filter_matches(expr, facts.iter().map(|f| &**f))
             });
             if !verdict {
                 return false;
             }
         }
         true
+    }
+}
+
+impl RunQuery<'_> {
+    /// What the filters see of a run: with a feedback-modified window, only the feedback
+    /// entries modified inside it.
+    fn facts<'r>(&self, run: &'r StoredRun) -> Cow<'r, RunFacts> {
+        let Some((lo, hi)) = self.feedback_modified else {
+            return Cow::Borrowed(&run.facts);
+        };
+        let inside = |us: i64| lo.is_none_or(|lo| us >= lo) && hi.is_none_or(|hi| us < hi);
+        if run.feedback.iter().all(|e| inside(e.modified_us)) {
+            return Cow::Borrowed(&run.facts);
+        }
+        let mut facts = run.facts.clone();
+        facts.feedback = run
+            .feedback
+            .iter()
+            .filter(|e| inside(e.modified_us))
+            .map(|e| e.fact())
+            .collect();
+        Cow::Owned(facts)
     }
 }
 

@@ -1,11 +1,9 @@
 //! Feedback: the individual entries (the emulator's `feedback` extension key) and the
 //! `feedback_stats` LangSmith derives from them.
 
-use std::collections::BTreeMap;
-
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::shapes::Node;
 
@@ -68,40 +66,15 @@ fn for_each_llm(n: &mut Node, f: &mut dyn FnMut(&mut Node)) {
 }
 
 /// `feedback_stats` derived from the entries, per key: `n` scored entries and their `avg`,
-/// and `values` counting categorical labels. A purely categorical key has `n` 0 and `avg`
-/// null, as LangSmith shows it.
+/// and `values` counting categorical labels (the emulator computes it the same way).
 pub fn stats(entries: &[Value]) -> Value {
-    if entries.is_empty() {
-        return Value::Null;
-    }
-    #[derive(Default)]
-    struct Acc {
-        n: u64,
-        sum: f64,
-        values: BTreeMap<String, u64>,
-    }
-    let mut by_key: BTreeMap<&str, Acc> = BTreeMap::new();
-    for e in entries {
-        let acc = by_key
-            .entry(e["key"].as_str().expect("feedback entries have a key"))
-            .or_default();
-        if let Some(score) = e["score"].as_f64() {
-            acc.n += 1;
-            acc.sum += score;
-        } else if let Some(value) = e["value"].as_str() {
-            *acc.values.entry(value.to_string()).or_default() += 1;
-        }
-    }
-    let stats: Map<String, Value> = by_key
-        .into_iter()
-        .map(|(key, acc)| {
-            let avg = (acc.n > 0).then(|| acc.sum / acc.n as f64);
-            let stat =
-                json!({"n": acc.n, "avg": avg, "show_feedback_arrow": false, "values": acc.values});
-            (key.to_string(), stat)
-        })
-        .collect();
-    Value::Object(stats)
+    crate::runstore::feedback::stats(entries.iter().map(|e| {
+        (
+            e["key"].as_str().expect("feedback entries have a key"),
+            e["score"].as_f64(),
+            e["value"].as_str(),
+        )
+    }))
 }
 
 #[cfg(test)]

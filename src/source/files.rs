@@ -214,6 +214,7 @@ impl FileSource {
                 Some(Order::Asc) => runstore::Order::Asc,
                 Some(Order::Desc) | None => runstore::Order::Desc,
             },
+            feedback_modified: None,
         };
         let page = engine.page(after, PAGE);
         let select: Vec<&str> = compiled.select.iter().map(String::as_str).collect();
@@ -332,10 +333,12 @@ fn is_run_file(path: &Path) -> bool {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    [".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson"]
-        .iter()
-        .any(|ext| name.ends_with(ext))
-        || super::bulk_export::is_parquet(path)
+    // `*.feedback.jsonl` beside a run file holds its feedback entries (runstore), no runs.
+    !name.contains(".feedback.jsonl")
+        && ([".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson"]
+            .iter()
+            .any(|ext| name.ends_with(ext))
+            || super::bulk_export::is_parquet(path))
 }
 
 /// The run files at `path`, in name order.
