@@ -4,7 +4,7 @@ use clap::Args;
 
 use crate::config::Stage;
 use crate::langsmith::{ApiChoice, ApiVersion, RunsQuery, Tally};
-use crate::topology::{RunOptions, plan_queries};
+use crate::topology::{RunOptions, plan_queries, source_context};
 
 /// `runlake plan`: the stage graph (text, or DOT with --dot) and the queries it will issue.
 #[derive(Debug, Args)]
@@ -103,7 +103,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
         until: args.scope.until,
         ..Default::default()
     };
-    let queries = plan_queries(&p, &options)?;
+    let queries = plan_queries(&p, &source_context(&p, &options))?;
     let config = super::run::client_config(&p);
     let apis: Vec<ApiVersion> = match (args.api, p.source.api) {
         (Some(PlanApi::V1), _) | (None, ApiChoice::V1) => vec![ApiVersion::V1],

@@ -17,7 +17,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use indexmap::IndexMap;
 use serde::Serialize;
 
-use crate::config::{Pipeline, Stage};
+use crate::config::Pipeline;
 use crate::langsmith::StatsSnapshot;
 pub use crate::model::Window;
 use crate::model::durations::TimeSpec;
@@ -192,10 +192,9 @@ fn configured_range(p: &Pipeline, now: DateTime<Utc>) -> anyhow::Result<Range> {
     let (mut since, mut until): (Option<DateTime<Utc>>, Option<DateTime<Utc>>) = (None, None);
     let mut open_start = false;
     for stage in p.stages.values() {
-        let Stage::QueryRuns(q) = stage else {
+        let Some((start, end)) = stage.bounds(now) else {
             continue;
         };
-        let (start, end) = q.bounds(now);
         match start {
             Some(t) => since = Some(since.map_or(t, |x| x.min(t))),
             None => open_start = true,

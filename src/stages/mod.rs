@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 
 use crate::langsmith::RunsQuery;
 use crate::located::Checks;
+use crate::model::durations::TimeSpec;
 use crate::model::{RejectedRuns, Run};
 use crate::source::Source;
 use progress::StageCounter;
@@ -50,6 +51,72 @@ impl TraceScope {
             return true;
         };
         self.start.is_none_or(|s| t >= s.timestamp_micros()) && t < self.end.timestamp_micros()
+    }
+}
+
+/// A time range either end of which may be open.
+pub type Bounds = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// What a source stage's reading depends on beyond its own settings: the run's "now", the
+/// command line's overrides, the pipeline's defaults, and project ids resolved once a run.
+#[derive(Debug, Clone)]
+pub struct SourceContext {
+    pub now: DateTime<Utc>,
+    /// `--project`.
+    pub project: Option<String>,
+    /// `--since`/`--until`, or the window being loaded.
+    pub since: Option<TimeSpec>,
+    pub until: Option<TimeSpec>,
+    /// `[source]`'s project and `split_windows`.
+    pub default_project: Option<String>,
+    pub split_windows: Option<bool>,
+    /// Project ids by name, resolved by the runner before any stage starts.
+    pub project_ids: std::collections::HashMap<String, String>,
+}
+
+impl SourceContext {
+    /// The projects a source stage `id` reads: `--project`, else its own, else `[source]`'s,
+    /// else `LANGSMITH_PROJECT`.
+    pub fn project_names(&self, id: &str, own: Option<&[String]>) -> anyhow::Result<Vec<String>> {
+        Ok(match (&self.project, own, &self.default_project) {
+            (Some(o), _, _) => vec![o.clone()],
+            (None, Some(list), _) => list.to_vec(),
+            (None, None, Some(s)) => vec![s.clone()],
+            (None, None, None) => match std::env::var("LANGSMITH_PROJECT")
+                .ok()
+                .filter(|s| !s.is_empty())
+            {
+                Some(env) => vec![env],
+                None => crate::usage_bail!(
+                    "stage {id:?}: no project: set project in [source], or LANGSMITH_PROJECT, or pass --project"
+                ),
+            },
+        })
+    }
+
+    /// The ids of `names` (resolved before stages start).
+    pub fn project_ids(&self, names: &[String]) -> anyhow::Result<Vec<String>> {
+        names
+            .iter()
+            .map(|n| {
+                self.project_ids
+                    .get(n)
+                    .cloned()
+                    .ok_or_else(|| anyhow::anyhow!("project {n:?} was not resolved"))
+            })
+            .collect()
+    }
+
+    /// A source stage's window: `--since`/`--until` (or the load's window), else its own.
+    pub fn window(
+        &self,
+        since: Option<TimeSpec>,
+        until: Option<TimeSpec>,
+    ) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+        (
+            self.since.or(since).map(|t| t.at(self.now)),
+            self.until.or(until).map(|t| t.at(self.now)),
+        )
     }
 }
 
@@ -133,6 +200,8 @@ pub struct Start {
     pub select: Vec<String>,
     /// Where a source stage sets aside the runs it cannot read.
     pub rejected: Arc<RejectedRuns>,
+    /// For a source stage: overrides, defaults and resolved project ids.
+    pub context: Arc<SourceContext>,
 }
 
 /// A stage kind. Its module holds its settings (the `[stages.<id>]` table), their checks,
@@ -152,6 +221,14 @@ pub trait StageKind: std::fmt::Debug + Clone + PartialEq + Send + Sync + Sized +
     /// Whether it makes runs from nothing (and so takes no inputs).
     fn is_source(&self) -> bool {
         false
+    }
+    /// For a source stage: its own time bounds at `now` (loads start from the earliest).
+    fn bounds(&self, _now: DateTime<Utc>) -> Option<Bounds> {
+        None
+    }
+    /// For a source stage: the projects it reads, by name (resolved before stages start).
+    fn projects(&self, _id: &str, _cx: &SourceContext) -> anyhow::Result<Vec<String>> {
+        Ok(vec![])
     }
     fn produces(&self) -> Flow;
     fn accepts(&self, flow: Flow) -> bool;
@@ -176,6 +253,8 @@ trait AnyStage {
     fn kind(&self) -> &'static str;
     fn inputs(&self) -> &[String];
     fn is_source(&self) -> bool;
+    fn bounds(&self, now: DateTime<Utc>) -> Option<Bounds>;
+    fn projects(&self, id: &str, cx: &SourceContext) -> anyhow::Result<Vec<String>>;
     fn produces(&self) -> Flow;
     fn accepts(&self, flow: Flow) -> bool;
     fn passes_runs_through(&self) -> bool;
@@ -194,6 +273,12 @@ impl<T: StageKind> AnyStage for T {
     }
     fn is_source(&self) -> bool {
         StageKind::is_source(self)
+    }
+    fn bounds(&self, now: DateTime<Utc>) -> Option<Bounds> {
+        StageKind::bounds(self, now)
+    }
+    fn projects(&self, id: &str, cx: &SourceContext) -> anyhow::Result<Vec<String>> {
+        StageKind::projects(self, id, cx)
     }
     fn produces(&self) -> Flow {
         StageKind::produces(self)
@@ -285,6 +370,12 @@ impl Stage {
     }
     pub fn is_source(&self) -> bool {
         self.any().is_source()
+    }
+    pub fn bounds(&self, now: DateTime<Utc>) -> Option<Bounds> {
+        self.any().bounds(now)
+    }
+    pub fn projects(&self, id: &str, cx: &SourceContext) -> anyhow::Result<Vec<String>> {
+        self.any().projects(id, cx)
     }
     pub fn produces(&self) -> Flow {
         self.any().produces()

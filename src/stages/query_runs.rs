@@ -9,7 +9,7 @@ use futures::{FutureExt, StreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Flow, Msg, Record, StageKind, Start, send};
+use super::{Bounds, Flow, Msg, Record, SourceContext, StageKind, Start, send};
 use crate::langsmith::{Order, RunsQuery};
 use crate::located::Checks;
 use crate::located::schema::{boolean, kind, one_of_strings, select, string, string_list, table};
@@ -75,14 +75,7 @@ pub struct QueryRuns {
 /// What a query stage's plan depends on beyond its own settings.
 pub struct PlanContext<'a> {
     pub id: &'a str,
-    pub now: DateTime<Utc>,
-    /// `--project`, `--since`, `--until`.
-    pub project: Option<&'a str>,
-    pub since: Option<TimeSpec>,
-    pub until: Option<TimeSpec>,
-    /// `[source]`'s project and `split_windows`.
-    pub default_project: Option<&'a str>,
-    pub split_windows: Option<bool>,
+    pub source: &'a SourceContext,
     /// What downstream stages read (used when the stage names no `select`).
     pub derived_select: Vec<String>,
 }
@@ -96,36 +89,18 @@ pub struct PlannedQuery {
 }
 
 impl QueryRuns {
-    /// The stage's bounds, with "now" fixed.
-    pub fn bounds(&self, now: DateTime<Utc>) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
-        (self.since.map(|t| t.at(now)), self.until.map(|t| t.at(now)))
-    }
-
     /// The query this stage issues in `cx`.
     pub fn plan(&self, cx: &PlanContext) -> anyhow::Result<PlannedQuery> {
-        let projects = match (cx.project, &self.projects, cx.default_project) {
-            (Some(o), _, _) => vec![o.to_string()],
-            (None, Some(list), _) => list.clone(),
-            (None, None, Some(s)) => vec![s.to_string()],
-            (None, None, None) => match std::env::var("LANGSMITH_PROJECT")
-                .ok()
-                .filter(|s| !s.is_empty())
-            {
-                Some(env) => vec![env],
-                None => crate::usage_bail!(
-                    "stage {:?}: no project: set project in [source], or LANGSMITH_PROJECT, or pass --project",
-                    cx.id
-                ),
-            },
-        };
+        let projects = cx.source.project_names(cx.id, self.projects.as_deref())?;
+        let (start_time, end_time) = cx.source.window(self.since, self.until);
         let s = &self.settings;
         let query = RunsQuery {
             projects: vec![],
             run_type: s.run_type.clone(),
             is_root: s.is_root,
             error: s.error,
-            start_time: cx.since.or(self.since).map(|t| t.at(cx.now)),
-            end_time: cx.until.or(self.until).map(|t| t.at(cx.now)),
+            start_time,
+            end_time,
             ids: s.ids.clone(),
             trace: s.trace.clone(),
             parent_run: s.parent_run.clone(),
@@ -141,7 +116,10 @@ impl QueryRuns {
         Ok(PlannedQuery {
             query,
             projects,
-            split: self.split_windows.or(cx.split_windows).unwrap_or(true),
+            split: self
+                .split_windows
+                .or(cx.source.split_windows)
+                .unwrap_or(true),
         })
     }
 }
@@ -231,6 +209,14 @@ impl StageKind for QueryRuns {
 
     fn is_source(&self) -> bool {
         true
+    }
+
+    fn bounds(&self, now: DateTime<Utc>) -> Option<Bounds> {
+        Some((self.since.map(|t| t.at(now)), self.until.map(|t| t.at(now))))
+    }
+
+    fn projects(&self, id: &str, cx: &SourceContext) -> anyhow::Result<Vec<String>> {
+        cx.project_names(id, self.projects.as_deref())
     }
 
     fn produces(&self) -> Flow {

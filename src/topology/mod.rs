@@ -6,7 +6,7 @@ mod outputs;
 mod plan;
 mod runner;
 
-pub use plan::{PlannedQuery, derive_select, plan_queries};
+pub use plan::{PlannedQuery, derive_select, plan_queries, source_context};
 pub use runner::{RunOptions, RunSummary, SinkTarget, run_pipeline};
 
 /// The select a stage's consumers need (for `runlake plan`).

@@ -1,13 +1,14 @@
 //! What a pipeline will ask of its source, before anything runs: each query stage's query,
 //! and the fields (`select`) its consumers read. `runlake plan` prints the same.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
 use indexmap::IndexMap;
 
 use super::RunOptions;
 use crate::config::{Pipeline, Stage};
+use crate::stages::SourceContext;
 pub use crate::stages::query_runs::{PlanContext, PlannedQuery};
 use crate::stages::rows::RowSpec;
 
@@ -21,12 +22,24 @@ pub(super) fn feeds_trace_grouping(p: &Pipeline, id: &str) -> bool {
     })
 }
 
-/// The query each query stage will issue (projects still as names).
+/// What source stages read under `opts` (project ids not resolved yet).
+pub fn source_context(p: &Pipeline, opts: &RunOptions) -> SourceContext {
+    SourceContext {
+        now: opts.now.unwrap_or_else(Utc::now),
+        project: opts.project.clone(),
+        since: opts.since,
+        until: opts.until,
+        default_project: p.source.project.clone(),
+        split_windows: p.source.split_windows,
+        project_ids: HashMap::new(),
+    }
+}
+
+/// The query each `query_runs` stage will issue (projects still as names).
 pub fn plan_queries(
     p: &Pipeline,
-    opts: &RunOptions,
+    source: &SourceContext,
 ) -> anyhow::Result<IndexMap<String, PlannedQuery>> {
-    let now = opts.now.unwrap_or_else(Utc::now);
     let mut out = IndexMap::new();
     for (id, stage) in &p.stages {
         let Stage::QueryRuns(q) = stage else {
@@ -34,12 +47,7 @@ pub fn plan_queries(
         };
         let cx = PlanContext {
             id,
-            now,
-            project: opts.project.as_deref(),
-            since: opts.since,
-            until: opts.until,
-            default_project: p.source.project.as_deref(),
-            split_windows: p.source.split_windows,
+            source,
             derived_select: derive_select(p, id, &["trace_id", "start_time"]),
         };
         out.insert(id.clone(), q.plan(&cx)?);
@@ -146,10 +154,13 @@ path = "out"
         let p = pipeline(PIPELINE);
         let planned = plan_queries(
             &p,
-            &RunOptions {
-                now: Some(now),
-                ..Default::default()
-            },
+            &source_context(
+                &p,
+                &RunOptions {
+                    now: Some(now),
+                    ..Default::default()
+                },
+            ),
         )
         .unwrap();
         let q = &planned["tools"];
@@ -159,13 +170,16 @@ path = "out"
         assert!(q.split);
         let overridden = plan_queries(
             &p,
-            &RunOptions {
-                now: Some(now),
-                project: Some("other".into()),
-                since: TimeSpec::parse("2026-10-01T00:00:00Z").ok(),
-                until: TimeSpec::parse("1d").ok(),
-                ..Default::default()
-            },
+            &source_context(
+                &p,
+                &RunOptions {
+                    now: Some(now),
+                    project: Some("other".into()),
+                    since: TimeSpec::parse("2026-10-01T00:00:00Z").ok(),
+                    until: TimeSpec::parse("1d").ok(),
+                    ..Default::default()
+                },
+            ),
         )
         .unwrap();
         let q = &overridden["tools"];
@@ -179,7 +193,11 @@ path = "out"
             "since = \"7d\"",
             "since = \"7d\"\nselect = [\"trace_id\", \"name\"]\nsplit_windows = false",
         ));
-        let q = &plan_queries(&explicit, &RunOptions::default()).unwrap()["tools"];
+        let q = &plan_queries(
+            &explicit,
+            &source_context(&explicit, &RunOptions::default()),
+        )
+        .unwrap()["tools"];
         assert_eq!(q.query.select, ["trace_id", "name"]);
         assert!(!q.split);
         let bad = TimeSpec::parse("last week").unwrap_err();

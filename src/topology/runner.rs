@@ -12,7 +12,7 @@ use indexmap::IndexMap;
 use tokio::sync::mpsc;
 
 use super::outputs::{file_metadata, sink_options};
-use super::plan::{PlannedQuery, derive_select, feeds_trace_grouping, plan_queries};
+use super::plan::{derive_select, feeds_trace_grouping, plan_queries, source_context};
 use crate::config::Pipeline;
 use crate::langsmith::{RunsQuery, StatsSnapshot};
 use crate::model::RejectedRuns;
@@ -72,17 +72,20 @@ pub async fn run_pipeline(
     opts: &RunOptions,
 ) -> anyhow::Result<RunSummary> {
     let started = Instant::now();
-    let queries = plan_queries(p, opts)?;
-    // Resolve every project once, before any stage starts.
-    let mut resolved: HashMap<String, String> = HashMap::new();
-    for PlannedQuery { projects, .. } in queries.values() {
-        for name in projects {
-            if !resolved.contains_key(name) {
-                let id = source.resolve_project(name).await?;
-                resolved.insert(name.clone(), id);
+    let mut context = source_context(p, opts);
+    let queries = plan_queries(p, &context)?;
+    // Resolve every source stage's projects once, before any stage starts.
+    for (id, stage) in &p.stages {
+        for name in stage.projects(id, &context)? {
+            if let std::collections::hash_map::Entry::Vacant(slot) = context.project_ids.entry(name)
+            {
+                let project_id = source.resolve_project(slot.key()).await?;
+                slot.insert(project_id);
             }
         }
     }
+    let context = Arc::new(context);
+    let resolved = &context.project_ids;
 
     // One inbox per component; producers hold a sender per consumer. A stage without
     // inputs gets an inbox nobody sends to.
@@ -153,6 +156,7 @@ pub async fn run_pipeline(
             projects: resolved.values().cloned().collect(),
             select: derive_select(p, id, &["trace_id"]),
             rejected: opts.rejected.clone(),
+            context: context.clone(),
         });
         let (id, kind) = (id.clone(), stage.kind());
         tasks.spawn(async move {
