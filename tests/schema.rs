@@ -185,6 +185,22 @@ impl Checker<'_> {
                         errors.push(format!("{at}: {value} is not one of {arg}"));
                     }
                 }
+                // The schema's only patterns are durations, `^[0-9]+(s|m|…)$`: matched by hand,
+                // and any other shape fails the test until the checker learns it.
+                "pattern" => {
+                    let pattern = arg.as_str().unwrap();
+                    let units = pattern
+                        .strip_prefix("^[0-9]+(")
+                        .and_then(|p| p.strip_suffix(")$"))
+                        .unwrap_or_else(|| panic!("unsupported pattern {pattern}"));
+                    if let Some(text) = value.as_str() {
+                        let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+                        let unit = &text[digits..];
+                        if digits == 0 || !units.split('|').any(|u| u == unit) {
+                            errors.push(format!("{at}: {text:?} does not match {pattern}"));
+                        }
+                    }
+                }
                 "minimum" | "maximum" => {
                     if let Some(v) = value.as_f64() {
                         let bound = arg.as_f64().unwrap();

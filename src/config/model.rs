@@ -80,6 +80,10 @@ pub struct LoadConfig {
     /// How long a trace may last: windows own the traces whose root started in them, and
     /// fetch child runs up to this long after their end (default "1h").
     pub trace_margin: Option<Span>,
+    /// How far back every incremental run re-reads and republishes before the committed end,
+    /// so runs that finished and feedback that arrived since reach the table (default "1d";
+    /// "0s" turns it off). Older feedback changes are found and republished too.
+    pub resync: Option<Span>,
     /// How many runs a window may set aside as unreadable and still be published (default 0:
     /// the window fails, publishing nothing, once the page holding the first is finished).
     pub max_rejected: Option<usize>,

@@ -47,6 +47,7 @@ fn load() -> Value {
         json!({
             "window": duration("Window size, e.g. \"1d\": long ranges are loaded and committed window by window on a UTC grid. Unset: one window per run."),
             "lag": duration("An incremental run stops this long before now, so late and long runs settle (default \"0s\")."),
+            "resync": duration("How far back every incremental run re-reads and republishes before the committed end, so runs that finished and feedback that arrived since reach the table (default \"1d\"; \"0s\": off). Feedback edited after that is found and its windows republished too."),
             "max_rejected": integer("How many runs a window may set aside as unreadable (kept in _runlake/<pipeline>/<sink>/rejected/) and still be published (default 0: the window fails and publishes nothing).", 0),
             "trace_margin": duration("How long a trace may last: a window owns the traces whose root started in it and fetches their child runs up to this long after its end (default \"1h\")."),
         }),

@@ -17,8 +17,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use indexmap::IndexMap;
 use serde::Serialize;
 
-use crate::config::Pipeline;
+use crate::config::{Pipeline, Stage};
 use crate::langsmith::StatsSnapshot;
+use crate::langsmith::{FeedbackQuery, RunsQuery};
 pub use crate::model::Window;
 use crate::model::durations::TimeSpec;
 use crate::model::{Disposition, RejectedRuns, TooManyRejected, cut_windows};
@@ -27,8 +28,12 @@ use crate::sink::partition::escape_value;
 use crate::sink::table::{ManifestTable, TableCommit};
 use crate::sink::{Format, PartitionKey};
 use crate::source::Source;
+use crate::stages::SourceContext;
 use crate::stages::{StageReport, TraceScope};
-use crate::topology::{RunOptions, SinkTarget, run_pipeline};
+use crate::topology::{
+    RunOptions, SinkTarget, derive_select, plan_queries, run_pipeline, source_context,
+};
+use futures::StreamExt;
 
 /// Command-line choices for a load.
 #[derive(Debug, Clone, Default)]
@@ -152,6 +157,12 @@ impl LoadSummary {
     }
 }
 
+/// `[load] resync` unless set: a day re-read on every incremental run catches runs that were
+/// still pending (traces mostly finish within minutes, long agents within hours) and the
+/// feedback users give the same day, for one extra query window per run; feedback edited
+/// later is found through the feedback list instead.
+const DEFAULT_RESYNC: TimeDelta = TimeDelta::days(1);
+
 /// One sink's output.
 struct Target {
     id: String,
@@ -231,7 +242,8 @@ fn requested_window(
 /// commits them one by one.
 pub async fn run(p: &Pipeline, source: Source, opts: &LoadOptions) -> anyhow::Result<LoadSummary> {
     let started = Instant::now();
-    let now = opts.now.unwrap_or_else(Utc::now);
+    let started_at = Utc::now();
+    let now = opts.now.unwrap_or(started_at);
     if opts.output.as_deref() == Some("-") {
         return run_to_stdout(p, source, opts, now, started).await;
     }
@@ -252,7 +264,21 @@ pub async fn run(p: &Pipeline, source: Source, opts: &LoadOptions) -> anyhow::Re
         }
         t.manifests = t.table.committed().await?;
     }
-    let (windows, last_committed) = plan_windows(p, opts, mode, &targets, now)?;
+    let (mut windows, last_committed) = plan_windows(p, opts, mode, &targets, now)?;
+    if mode == Mode::Incremental && last_committed.is_some() {
+        // Feedback edited since the last load, on runs older than the resync range: their
+        // committed windows are loaded again first.
+        let resync_from = windows.first().and_then(|w| w.start).unwrap_or(now);
+        let changed =
+            feedback_changed_windows(p, &source, opts, now, &targets, resync_from).await?;
+        if !changed.is_empty() {
+            tracing::info!(
+                windows = changed.len(),
+                "feedback changed in earlier windows"
+            );
+        }
+        windows.splice(0..0, changed);
+    }
     // A backfill fills gaps: it loads what no committed window covers and leaves the rest
     // (`--refresh` reloads all of it).
     let windows: Vec<(Window, bool)> = if mode == Mode::Backfill && !opts.refresh {
@@ -300,6 +326,7 @@ pub async fn run(p: &Pipeline, source: Source, opts: &LoadOptions) -> anyhow::Re
             }
         }
         let window = Loading {
+            started_at,
             p,
             source: &source,
             opts,
@@ -388,9 +415,165 @@ fn plan_windows(
         .map(|t| t.manifests.iter().map(|m| m.window.end).max())
         .collect::<Option<Vec<_>>>()
         .and_then(|ends| ends.into_iter().min());
-    let start = last_committed.or(config_since);
+    let start = match last_committed {
+        Some(end) => Some(resync_start(p, targets, end)),
+        None => config_since,
+    };
     let end = config_until.unwrap_or(now).min(now - lag);
     Ok((cut_windows(start, end, size), last_committed))
+}
+
+/// Where an incremental run starts re-reading: `[load] resync` before the committed `end`,
+/// widened to the start of the committed window it falls in, so that window is replaced
+/// whole. A window open at its start (everything before a time) is not re-read: it could be
+/// any size.
+fn resync_start(p: &Pipeline, targets: &[Target], end: DateTime<Utc>) -> DateTime<Utc> {
+    let resync = p.load.resync.map_or(DEFAULT_RESYNC, |s| s.0);
+    let from = end - resync;
+    let touched = || {
+        targets
+            .iter()
+            .flat_map(|t| &t.manifests)
+            .filter(move |m| m.window.end > from && m.window.end <= end)
+    };
+    let widened = touched()
+        .filter_map(|m| m.window.start)
+        .fold(from, DateTime::min);
+    let open_until = touched()
+        .filter(|m| m.window.start.is_none())
+        .map(|m| m.window.end)
+        .max();
+    widened.max(open_until.unwrap_or(widened)).min(end)
+}
+
+/// What decides which window a feedback entry's change belongs in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum FeedbackTime {
+    /// The entry's own `created_at` (a table of feedback entries).
+    Created,
+    /// The start of the trace of the run it is on (tables of runs that carry feedback).
+    TraceStart,
+}
+
+/// Whether (and how) the pipeline's rows depend on feedback.
+fn feedback_time(p: &Pipeline, cx: &SourceContext) -> anyhow::Result<Option<FeedbackTime>> {
+    if p.stages
+        .values()
+        .any(|s| matches!(s, Stage::QueryFeedback(_)))
+    {
+        return Ok(Some(FeedbackTime::Created));
+    }
+    let queries = plan_queries(p, cx)?;
+    let queried = queries.values().any(|q| {
+        let q = &q.query;
+        q.select.iter().any(|f| f == "feedback_stats")
+            || [&q.filter, &q.trace_filter, &q.tree_filter]
+                .iter()
+                .any(|f| f.as_deref().is_some_and(|f| f.contains("feedback_")))
+    });
+    let fetched = p.stages.iter().any(|(id, s)| match s {
+        Stage::FetchRoots(f) => f
+            .select
+            .clone()
+            .unwrap_or_else(|| derive_select(p, id, &[]))
+            .iter()
+            .any(|f| f == "feedback_stats"),
+        _ => false,
+    });
+    Ok((queried || fetched).then_some(FeedbackTime::TraceStart))
+}
+
+/// The committed windows before `before` that hold runs (or feedback entries) whose feedback
+/// changed since the last load started: the feedback list, filtered on `modified_at`.
+async fn feedback_changed_windows(
+    p: &Pipeline,
+    source: &Source,
+    opts: &LoadOptions,
+    now: DateTime<Utc>,
+    targets: &[Target],
+    before: DateTime<Utc>,
+) -> anyhow::Result<Vec<Window>> {
+    let run = RunOptions {
+        now: Some(now),
+        project: opts.project.clone(),
+        ..RunOptions::default()
+    };
+    let cx = source_context(p, &run);
+    let Some(time) = feedback_time(p, &cx)? else {
+        return Ok(vec![]);
+    };
+    // Entries modified while the last load ran may have missed it: from its start.
+    let Some(since) = targets
+        .iter()
+        .flat_map(|t| &t.manifests)
+        .filter_map(|m| m.run_started_at)
+        .max()
+    else {
+        return Ok(vec![]);
+    };
+    let earlier: Vec<Window> = targets
+        .iter()
+        .flat_map(|t| &t.manifests)
+        .map(|m| m.window)
+        .filter(|w| w.end <= before)
+        .collect();
+    if earlier.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut projects = vec![];
+    for (id, stage) in &p.stages {
+        for name in stage.projects(id, &cx)? {
+            let project = source.resolve_project(&name).await?;
+            if !projects.contains(&project) {
+                projects.push(project);
+            }
+        }
+    }
+    let mut pages = source.feedback(FeedbackQuery {
+        sessions: projects.clone(),
+        min_modified_at: Some(since),
+        ..FeedbackQuery::default()
+    });
+    let mut changed = vec![];
+    while let Some(page) = pages.next().await {
+        changed.extend(page.context("cannot list the feedback changed since the last load")?);
+    }
+    let times: Vec<i64> = match time {
+        FeedbackTime::Created => changed.iter().map(|f| f.created_at.micros()).collect(),
+        FeedbackTime::TraceStart => {
+            let mut ids: Vec<String> = changed.into_iter().filter_map(|f| f.run_id).collect();
+            ids.sort();
+            ids.dedup();
+            let base = RunsQuery {
+                projects,
+                select: ["start_time", "trace_id", "dotted_order", "parent_run_id"]
+                    .map(String::from)
+                    .to_vec(),
+                ..RunsQuery::default()
+            };
+            let mut times = vec![];
+            let mut pages = source.fetch_by_ids(&base, ids);
+            while let Some(page) = pages.next().await {
+                let page = page.context("cannot read the runs whose feedback changed")?;
+                times.extend(page.runs.iter().filter_map(|r| {
+                    r.trace_start_micros()
+                        .or_else(|| r.start_time.value().map(|t| t.micros()))
+                }));
+            }
+            times
+        }
+    };
+    let mut windows: Vec<Window> = earlier
+        .into_iter()
+        .filter(|w| {
+            times.iter().any(|&t| {
+                w.start.is_none_or(|s| t >= s.timestamp_micros()) && t < w.end.timestamp_micros()
+            })
+        })
+        .collect();
+    windows.sort_by_key(|w| (w.start, w.end));
+    windows.dedup();
+    Ok(windows)
 }
 
 /// The windows every sink has committed (a range counts as loaded only when all have it).
@@ -437,6 +620,8 @@ fn supersedes(targets: &[Target], w: &Window) -> anyhow::Result<HashMap<String, 
 
 /// One window being loaded: staged per sink, run through the pipeline, then committed.
 struct Loading<'a> {
+    /// The wall-clock start of this load (not the pinned "now").
+    started_at: DateTime<Utc>,
     p: &'a Pipeline,
     source: &'a Source,
     opts: &'a LoadOptions,
@@ -519,6 +704,7 @@ impl Loading<'_> {
                 anyhow::bail!("sink {:?} reported nothing for window {w}", t.id);
             };
             let info = CommitInfo {
+                run_started_at: self.started_at,
                 window: w,
                 disposition: t.disposition,
                 pipeline_name: &p.name,

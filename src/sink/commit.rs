@@ -44,6 +44,10 @@ pub struct Manifest {
     pub window: crate::model::Window,
     pub disposition: Disposition,
     pub committed_at: String,
+    /// When the load that committed it started: feedback changed after this is newer than
+    /// what the window holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_started_at: Option<chrono::DateTime<chrono::Utc>>,
     pub rows: u64,
     pub bytes: u64,
     /// Paths relative to the output root.
@@ -213,6 +217,7 @@ pub struct CommitInfo<'a> {
     pub pipeline_name: &'a str,
     pub pipeline_hash: &'a str,
     pub sink_id: &'a str,
+    pub run_started_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// Publishes a window's staged files (written under `local_dir`, which for a local lake is
@@ -284,6 +289,7 @@ pub async fn commit(
         window: info.window,
         disposition: info.disposition,
         committed_at: chrono::Utc::now().to_rfc3339(),
+        run_started_at: Some(info.run_started_at),
         rows: report.rows,
         bytes: report.bytes,
         files: report.files.clone(),

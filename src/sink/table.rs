@@ -205,6 +205,7 @@ mod tests {
             report.rows += 1;
         }
         let info = CommitInfo {
+            run_started_at: chrono::Utc::now(),
             window: *w,
             disposition,
             pipeline_name: "p",

@@ -19,9 +19,12 @@ use super::RunSource;
 use crate::filter::Expr;
 use crate::langsmith::StatsSnapshot;
 use crate::langsmith::fields::{V1_DEFAULT, V1_SELECTABLE};
-use crate::langsmith::{ClientError, ClientStats, Lane, Order, PageStream, RunsQuery};
+use crate::langsmith::{
+    ClientError, ClientStats, Feedback, FeedbackPageStream, FeedbackQuery, Lane, Order, PageStream,
+    RunsQuery,
+};
 use crate::model::{Page, Rejected, Run};
-use crate::runstore::{self, Cursor, RunQuery, Store, StoredRun};
+use crate::runstore::{self, Cursor, FeedbackFilter, RunQuery, Store, StoredRun};
 
 /// Runs per page handed to the stages (an in-memory page, not a request).
 const PAGE: usize = 1000;
@@ -312,6 +315,44 @@ impl RunSource for FileSource {
             ids: Some(ids),
             ..base.clone()
         })
+    }
+
+    /// The entries the files' runs carry (derived from `feedback_stats`, or listed on the
+    /// line), as the emulator serves them: one page.
+    fn feedback(&self, query: FeedbackQuery) -> FeedbackPageStream {
+        let time = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.timestamp_micros());
+        let list = |v: &[String]| (!v.is_empty()).then(|| v.to_vec());
+        let filter = FeedbackFilter {
+            runs: list(&query.run_ids),
+            keys: list(&query.keys),
+            sessions: list(&query.sessions),
+            sources: list(
+                &query
+                    .source_types
+                    .iter()
+                    .map(|s| s.as_str().to_string())
+                    .collect::<Vec<_>>(),
+            ),
+            has_comment: query.has_comment,
+            has_score: query.has_score,
+            min_created_us: time(query.min_created_at),
+            max_created_us: time(query.max_created_at),
+            ..FeedbackFilter::default()
+        };
+        let min_modified = time(query.min_modified_at);
+        let entries: Result<Vec<Feedback>, ClientError> = self
+            .inner
+            .store
+            .list_feedback(&filter, 0, usize::MAX)
+            .into_iter()
+            .filter(|e| min_modified.is_none_or(|t| e.modified_us >= t))
+            .map(|e| {
+                serde_json::from_value(e.to_json()).map_err(|e| ClientError::Malformed {
+                    detail: format!("feedback in {}: {e}", self.inner.origin),
+                })
+            })
+            .collect();
+        Box::pin(futures::stream::once(futures::future::ready(entries)))
     }
 
     fn batch_size<'a>(&'a self, _base: &'a RunsQuery) -> BoxFuture<'a, Result<usize, ClientError>> {

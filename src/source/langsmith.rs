@@ -6,7 +6,10 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 
 use super::RunSource;
-use crate::langsmith::{Client, ClientError, Lane, PageStream, RunsQuery, StatsSnapshot};
+use crate::langsmith::{
+    Client, ClientError, FeedbackPageStream, FeedbackQuery, Lane, PageStream, RunsQuery,
+    StatsSnapshot,
+};
 
 impl RunSource for Client {
     fn origin(&self) -> String {
@@ -23,6 +26,10 @@ impl RunSource for Client {
 
     fn fetch_by_ids(&self, base: &RunsQuery, ids: Vec<String>) -> PageStream {
         Client::fetch_by_ids(self, base, ids)
+    }
+
+    fn feedback(&self, query: FeedbackQuery) -> FeedbackPageStream {
+        Client::list_feedback(self, query)
     }
 
     fn batch_size<'a>(&'a self, base: &'a RunsQuery) -> BoxFuture<'a, Result<usize, ClientError>> {

@@ -12,7 +12,9 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 
 pub use crate::langsmith::PageStream;
-use crate::langsmith::{ClientError, Lane, RunsQuery, StatsSnapshot};
+use crate::langsmith::{
+    ClientError, FeedbackPageStream, FeedbackQuery, Lane, RunsQuery, StatsSnapshot,
+};
 pub use files::FileSource;
 
 /// A source of runs with LangSmith's query semantics.
@@ -26,6 +28,9 @@ pub trait RunSource: Send + Sync {
     fn query(&self, query: RunsQuery, split: bool) -> PageStream;
     /// Runs by id; `base` supplies projects and `select`.
     fn fetch_by_ids(&self, base: &RunsQuery, ids: Vec<String>) -> PageStream;
+    /// Feedback entries, page by page, as `GET /api/v1/feedback` lists them (`sessions` are
+    /// project ids; `min_modified_at` is applied to each page).
+    fn feedback(&self, query: FeedbackQuery) -> FeedbackPageStream;
     /// How many ids one fetch takes for a query like `base`.
     fn batch_size<'a>(&'a self, base: &'a RunsQuery) -> BoxFuture<'a, Result<usize, ClientError>>;
     /// Requests, retries, runs and bytes so far.

@@ -201,7 +201,7 @@ async fn run(
     Ok(())
 }
 
-fn rows_msg(table: &mut TableBuilder, starts: &mut Vec<Option<i64>>) -> Msg {
+pub(super) fn rows_msg(table: &mut TableBuilder, starts: &mut Vec<Option<i64>>) -> Msg {
     Msg::Rows(RowBatch {
         batch: table.finish(),
         start_times: Arc::new(std::mem::take(starts)),

@@ -8,6 +8,7 @@ pub mod flatten;
 pub mod group;
 pub mod group_by_trace;
 pub mod progress;
+pub mod query_feedback;
 pub mod query_runs;
 pub mod rows;
 pub(crate) mod sink;
@@ -359,6 +360,7 @@ stage_kinds! {
     FetchRoots => fetch_roots::FetchRoots,
     Flatten => flatten::Flatten,
     Filter => filter::Filter,
+    QueryFeedback => query_feedback::QueryFeedback,
 }
 
 impl Stage {
