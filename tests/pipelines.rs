@@ -246,6 +246,8 @@ async fn tool_usage_end_to_end_with_typed_parquet() {
         now: Some(sample.end),
         project: Some("proj".into()),
         output: Some(out.display().to_string()),
+        // A one-off export of the stage's 30 days: one window.
+        since: runlake::model::durations::TimeSpec::parse("30d").ok(),
         ..Default::default()
     };
     let client = client(&emu.url());

@@ -420,7 +420,36 @@ fn plan_windows(
         None => config_since,
     };
     let end = config_until.unwrap_or(now).min(now - lag);
-    Ok((cut_windows(start, end, size), last_committed))
+    let resync = p.load.resync.map_or(DEFAULT_RESYNC, |s| s.0);
+    Ok((
+        incremental_windows(start, end, size, resync),
+        last_committed,
+    ))
+}
+
+/// An incremental run's windows. With a `[load] window` size, that grid. Without one, the
+/// range is one window, except that its last `resync` is cut on a `resync`-sized grid: the
+/// next run re-reads those small windows, never a month-long first load again.
+fn incremental_windows(
+    start: Option<DateTime<Utc>>,
+    end: DateTime<Utc>,
+    size: Option<TimeDelta>,
+    resync: TimeDelta,
+) -> Vec<Window> {
+    if size.is_some() || resync <= TimeDelta::zero() {
+        return cut_windows(start, end, size);
+    }
+    let step = resync.num_microseconds().unwrap_or(i64::MAX);
+    let trailing = (end - resync).timestamp_micros().div_euclid(step) * step;
+    let trailing = DateTime::from_timestamp_micros(trailing).unwrap_or(end);
+    match start {
+        Some(s) if s >= trailing => cut_windows(start, end, Some(resync)),
+        _ => {
+            let mut windows = cut_windows(start, trailing, None);
+            windows.extend(cut_windows(Some(trailing), end, Some(resync)));
+            windows
+        }
+    }
 }
 
 /// Where an incremental run starts re-reading: `[load] resync` before the committed `end`,
@@ -861,4 +890,68 @@ async fn run_to_stdout(
         bytes: report.bytes,
         ..LoadSummary::new(p, Mode::Stdout, &source, opts, started)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn shown(windows: &[Window]) -> Vec<String> {
+        windows.iter().map(|w| w.to_string()).collect()
+    }
+
+    #[test]
+    fn incremental_windows_cut_the_trailing_resync_on_its_grid() {
+        let day = TimeDelta::days(1);
+        // A first load: one bulk window, then the last day on the day grid.
+        let first = incremental_windows(
+            Some(at("2026-10-01T00:00:00Z")),
+            at("2026-10-31T06:00:00Z"),
+            None,
+            day,
+        );
+        let expected = [
+            Window {
+                start: Some(at("2026-10-01T00:00:00Z")),
+                end: at("2026-10-30T00:00:00Z"),
+            },
+            Window {
+                start: Some(at("2026-10-30T00:00:00Z")),
+                end: at("2026-10-31T00:00:00Z"),
+            },
+            Window {
+                start: Some(at("2026-10-31T00:00:00Z")),
+                end: at("2026-10-31T06:00:00Z"),
+            },
+        ];
+        assert_eq!(shown(&first), shown(&expected));
+        // A later run inside the trailing range: only the grid.
+        let later = incremental_windows(
+            Some(at("2026-10-30T00:00:00Z")),
+            at("2026-10-31T12:00:00Z"),
+            None,
+            day,
+        );
+        assert_eq!(
+            shown(&later),
+            shown(&expected[1..])
+                .iter()
+                .map(|s| s.replace("06:00", "12:00"))
+                .collect::<Vec<_>>()
+        );
+        // Resync off, or a configured window size: as before.
+        let off = incremental_windows(None, at("2026-10-31T06:00:00Z"), None, TimeDelta::zero());
+        assert_eq!(off.len(), 1);
+        let sized = incremental_windows(
+            Some(at("2026-10-29T00:00:00Z")),
+            at("2026-10-31T00:00:00Z"),
+            Some(day),
+            day,
+        );
+        assert_eq!(sized.len(), 2);
+    }
 }

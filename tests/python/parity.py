@@ -60,7 +60,9 @@ def run_runlake(runlake, pipeline, url, out, api):
     env = dict(os.environ, LANGSMITH_ENDPOINT=url, LANGSMITH_API_KEY="parity-key", LANGSMITH_PROJECT="my-project")
     result = subprocess.run(
         [runlake, "-q", "run", os.path.join(ROOT, "pipelines", pipeline), "--now", NOW.isoformat() + "Z",
-         "--output", out, "--json", "--set", "source.split_windows=false", "--set", f"source.api={api}"],
+         "--output", out, "--json", "--set", "source.split_windows=false", "--set", f"source.api={api}",
+         # A one-off export of the pipeline's own range, as the seed scripts do.
+         "--since", "30d"],
         env=env, capture_output=True, text=True, check=True,
     )
     summary = json.loads(result.stdout.strip().splitlines()[-1])
