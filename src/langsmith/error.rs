@@ -87,6 +87,10 @@ pub enum ClientError {
     #[error("LangSmith sent an unreadable answer: {detail}")]
     Malformed { detail: String },
 
+    /// Run files (the file source) that cannot be read: missing, truncated, not JSONL.
+    #[error("cannot read run files: {detail}")]
+    FileRead { detail: String },
+
     #[error("{0}")]
     Unsupported(String),
 }
@@ -112,6 +116,7 @@ impl ClientError {
             | ClientError::BadRequest { .. }
             | ClientError::Exhausted { .. }
             | ClientError::Unreadable { .. }
+            | ClientError::FileRead { .. }
             | ClientError::Unsupported(_) => false,
         }
     }

@@ -13,7 +13,7 @@ use futures::future::BoxFuture;
 
 pub use crate::langsmith::PageStream;
 use crate::langsmith::{ClientError, Lane, RunsQuery, StatsSnapshot};
-pub use files::FileSource;
+pub use files::{FileSource, StreamedFiles};
 
 /// A source of runs with LangSmith's query semantics.
 pub trait RunSource: Send + Sync {
