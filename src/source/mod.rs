@@ -5,6 +5,7 @@
 mod bulk_export;
 pub mod files;
 mod langsmith;
+pub mod offloaded;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +15,7 @@ use futures::future::BoxFuture;
 pub use crate::langsmith::PageStream;
 use crate::langsmith::{ClientError, Lane, RunsQuery, StatsSnapshot};
 pub use files::{FileSource, StreamedFiles};
+pub use offloaded::OffloadedPayloads;
 
 /// A source of runs with LangSmith's query semantics.
 pub trait RunSource: Send + Sync {
