@@ -1,15 +1,15 @@
-use std::io::BufRead;
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
 
-use crate::flatten::TableBuilder;
-use crate::model::Run;
-use crate::sink::{Format, Sink, SinkOptions, defaults};
-use crate::stages::Record;
-use crate::stages::rows::RowSpec;
+use crate::model::{Rejected, RejectedRuns};
+use crate::sink::defaults;
+use crate::source::{RunSource, StreamedFiles};
+use crate::topology::{RunOptions, SinkTarget, run_pipeline};
 
 /// `runlake convert`: a JSONL file of runs (plain, .gz, .zst) → flattened Parquet, offline.
 #[derive(Debug, Args)]
@@ -22,139 +22,189 @@ pub struct ConvertArgs {
     /// Rows per record batch.
     #[arg(long, default_value_t = defaults::BATCH_ROWS)]
     pub batch_rows: usize,
+    /// How many unreadable lines may be set aside (in OUTPUT/_rejected.jsonl) with the output
+    /// still published; past it, convert finishes reading, publishes nothing and exits 1.
+    #[arg(long, default_value_t = 0)]
+    pub max_rejected: usize,
+    /// Print the summary as one JSON object on stdout (instead of the files written).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What convert runs: every run of the file as the standard run columns, one Parquet table
+/// without partitions (the `runs` pipeline over a streamed read of the file).
+const PIPELINE: &str = r#"
+name = "convert"
+description = "runlake convert: every run of a JSONL file as the standard run columns"
+
+[source]
+# A streamed read of run files holds every project of the file.
+project = "(every project in the file)"
+
+[stages.runs]
+type = "query_runs"
+
+[stages.rows]
+type = "flatten"
+inputs = ["runs"]
+
+[sinks.out]
+type = "parquet"
+inputs = ["rows"]
+partition_by = []
+"#;
+
+/// Where the sink writes before the output is published (hidden from readers).
+const STAGING: &str = "_convert";
+/// The lines set aside, beside the output (hidden from readers).
+const REJECTED: &str = "_rejected.jsonl";
+
+/// What convert did, as `--json` prints it.
+#[derive(Debug, serde::Serialize)]
+struct ConvertSummary {
+    input: String,
+    output: String,
+    /// Whether the files were published into `output` (false past `--max-rejected`).
+    published: bool,
+    files: Vec<String>,
+    runs: u64,
+    rejected: usize,
+    rejected_file: Option<String>,
+    json_bytes: u64,
+    parquet_bytes: u64,
+    wall_seconds: f64,
 }
 
 pub fn run(args: ConvertArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    let reader = crate::runstore::open_maybe_compressed(&args.input)?;
-    let spec = RowSpec::default_spec();
-    let mut sink = Sink::new(SinkOptions {
-        committed: vec![],
-        format: Format::Parquet,
-        dir: args.output.clone(),
-        name: "runs".into(),
-        compression: "zstd".into(),
-        compression_level: crate::config::ZSTD_DEFAULT_LEVEL,
-        row_group_rows: defaults::ROW_GROUP_ROWS,
-        max_rows_per_file: defaults::MAX_ROWS_PER_FILE,
-        max_file_bytes: defaults::MAX_FILE_MB * 1024 * 1024,
-        partition_by: vec![],
-        metadata: vec![("runlake.version".into(), env!("CARGO_PKG_VERSION").into())],
-    })?;
-    // Parsing and Parquet encoding take about the same time: run them on two threads.
-    let (tx, rx) = std::sync::mpsc::sync_channel::<arrow::record_batch::RecordBatch>(4);
-    let writer = std::thread::spawn(move || -> anyhow::Result<crate::sink::SinkReport> {
-        for batch in rx {
-            sink.write(&batch, &[])?;
-        }
-        sink.finish()
-    });
-    let (mut bytes, mut rows) = (0u64, 0u64);
-    // Lines are read in blocks of about BLOCK_BYTES and parsed by two builder threads (row
-    // order within the output does not matter to a dataset); the writer thread encodes
-    // Parquet meanwhile. A block is one allocation, checked as UTF-8 once.
-    let (block_tx, block_rx) = std::sync::mpsc::sync_channel::<Block>(4);
-    let block_rx = std::sync::Arc::new(std::sync::Mutex::new(block_rx));
-    let input = args.input.display().to_string();
-    let parsed = std::thread::scope(|scope| -> anyhow::Result<()> {
-        let builders: Vec<_> = (0..2)
-            .map(|_| {
-                let (block_rx, tx, spec, input) = (block_rx.clone(), tx.clone(), &spec, &input);
-                scope.spawn(move || -> anyhow::Result<u64> {
-                    let mut table = TableBuilder::with_columns(spec.column_kinds());
-                    let mut rows = 0;
-                    loop {
-                        let next = block_rx.lock().expect("block queue").recv();
-                        let Ok(Block { first_line, text }) = next else {
-                            break;
-                        };
-                        let text = std::str::from_utf8(&text).map_err(|e| {
-                            let line = first_line + count_lines(&text[..e.valid_up_to()]);
-                            anyhow::anyhow!("{input}:{line}: not UTF-8")
-                        })?;
-                        for (k, line) in text.lines().enumerate() {
-                            if line.trim().is_empty() {
-                                continue;
-                            }
-                            let run = Run::from_json(line).with_context(|| {
-                                format!("{input}:{}: not a run", first_line + k)
-                            })?;
-                            table.push_row(spec.cells(&Record { run, group: None }));
-                            rows += 1;
-                            if table.rows() >= args.batch_rows && tx.send(table.finish()).is_err() {
-                                return Ok(rows); // the writer failed; its error is reported below
-                            }
-                        }
-                    }
-                    if table.rows() > 0 {
-                        let _ = tx.send(table.finish());
-                    }
-                    Ok(rows)
-                })
-            })
-            .collect();
-        let mut reader = reader;
-        let mut line = 1;
-        loop {
-            let mut text = Vec::with_capacity(BLOCK_BYTES + (64 << 10));
-            let mut lines = 0;
-            while text.len() < BLOCK_BYTES {
-                let n = reader
-                    .read_until(b'\n', &mut text)
-                    .with_context(|| format!("{input}:{}", line + lines))?;
-                if n == 0 {
-                    break;
-                }
-                lines += 1;
-            }
-            if text.is_empty() {
-                break;
-            }
-            bytes += text.len() as u64;
-            let block = Block {
-                first_line: line,
-                text,
-            };
-            line += lines;
-            if block_tx.send(block).is_err() {
-                break;
-            }
-        }
-        drop(block_tx);
-        for b in builders {
-            rows += b
-                .join()
-                .map_err(|_| anyhow::anyhow!("a row builder panicked"))??;
-        }
-        Ok(())
-    });
-    drop(tx);
-    let report = writer
-        .join()
-        .map_err(|_| anyhow::anyhow!("the Parquet writer panicked"))??;
-    parsed?;
-    let secs = started.elapsed().as_secs_f64();
-    for f in &report.files {
-        println!("{}", args.output.join(&f.path).display());
+    let overrides = [(
+        "stages.rows.batch_rows".to_string(),
+        args.batch_rows.to_string(),
+    )];
+    let pipeline = crate::config::parse_with(
+        Path::new("(built in) convert"),
+        PIPELINE,
+        &|_| None,
+        &overrides,
+    )?;
+    let source = StreamedFiles::open(&args.input)?;
+    let staging = args.output.join(STAGING);
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)
+            .with_context(|| format!("cannot clear {}", staging.display()))?;
     }
-    eprintln!(
-        "{rows} runs, {:.1} MB of JSON in {secs:.2}s = {:.1} MB/s; {:.1} MB of Parquet",
-        bytes as f64 / 1e6,
-        bytes as f64 / 1e6 / secs,
-        report.bytes as f64 / 1e6
-    );
+    let opts = RunOptions {
+        sinks: HashMap::from([(
+            "out".to_string(),
+            SinkTarget {
+                dir: staging.clone(),
+                name: "runs".into(),
+                partition_by: vec![],
+                format: None,
+                committed: vec![],
+            },
+        )]),
+        // Every line is read before the limit is applied, so the rejected file is complete.
+        rejected: Arc::new(RejectedRuns::with_limit(None)),
+        ..Default::default()
+    };
+    let ran = tokio::runtime::Runtime::new()?.block_on(run_pipeline(
+        &pipeline,
+        Arc::new(source.clone()),
+        &opts,
+    ));
+    let rejected = opts.rejected.take();
+    let rejected_file = set_aside(&args.output, &rejected)?;
+    let summary = match ran {
+        Ok(summary) => summary,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+    };
+    let report = &summary.sinks["out"];
+    let published = rejected.len() <= args.max_rejected;
+    let mut files = vec![];
+    if published {
+        for f in &report.files {
+            let to = args.output.join(&f.path);
+            std::fs::rename(staging.join(&f.path), &to)
+                .with_context(|| format!("cannot publish {}", to.display()))?;
+            files.push(to.display().to_string());
+        }
+    }
+    std::fs::remove_dir_all(&staging)
+        .with_context(|| format!("cannot remove {}", staging.display()))?;
+    let stats = source.stats();
+    let out = ConvertSummary {
+        input: args.input.display().to_string(),
+        output: args.output.display().to_string(),
+        published,
+        files,
+        runs: report.rows,
+        rejected: rejected.len(),
+        rejected_file: rejected_file.map(|p| p.display().to_string()),
+        json_bytes: stats.bytes,
+        parquet_bytes: report.bytes,
+        wall_seconds: started.elapsed().as_secs_f64(),
+    };
+    print_summary(&out, args.json)?;
+    if !published {
+        anyhow::bail!(
+            "{} run(s) could not be read, more than --max-rejected {} allows; first: {}. \
+             Nothing was published into {}; the lines set aside are in {}",
+            rejected.len(),
+            args.max_rejected,
+            rejected[0].describe(),
+            args.output.display(),
+            out.rejected_file.as_deref().unwrap_or_default()
+        );
+    }
     Ok(())
 }
 
-/// About this many bytes of whole lines go to a builder at a time.
-const BLOCK_BYTES: usize = 1 << 20;
-
-/// Whole lines of the input, starting at line `first_line` (1-based).
-struct Block {
-    first_line: usize,
-    text: Vec<u8>,
+/// Writes the lines set aside to `OUTPUT/_rejected.jsonl` (one `Rejected` record a line), or
+/// removes a stale one when there are none.
+fn set_aside(output: &Path, rejected: &[Rejected]) -> anyhow::Result<Option<PathBuf>> {
+    let path = output.join(REJECTED);
+    if rejected.is_empty() {
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("cannot remove {}", path.display()));
+            }
+            _ => return Ok(None),
+        }
+    }
+    std::fs::create_dir_all(output)
+        .with_context(|| format!("cannot create {}", output.display()))?;
+    let mut lines = Vec::new();
+    for r in rejected {
+        serde_json::to_writer(&mut lines, r)?;
+        lines.push(b'\n');
+    }
+    std::fs::write(&path, lines).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(Some(path))
 }
 
-fn count_lines(bytes: &[u8]) -> usize {
-    bytes.iter().filter(|&&b| b == b'\n').count()
+fn print_summary(s: &ConvertSummary, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(s)?);
+    } else {
+        for f in &s.files {
+            println!("{f}");
+        }
+    }
+    let aside = match &s.rejected_file {
+        Some(at) => format!("; {} line(s) set aside in {at}", s.rejected),
+        None => String::new(),
+    };
+    eprintln!(
+        "{} runs, {:.1} MB of JSON in {:.2}s = {:.1} MB/s; {:.1} MB of Parquet{aside}",
+        s.runs,
+        s.json_bytes as f64 / 1e6,
+        s.wall_seconds,
+        s.json_bytes as f64 / 1e6 / s.wall_seconds,
+        s.parquet_bytes as f64 / 1e6
+    );
+    Ok(())
 }

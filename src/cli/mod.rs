@@ -120,7 +120,12 @@ fn exit_code(err: &anyhow::Error) -> u8 {
             | ClientError::Malformed { .. },
         ) => exit::API,
         // A run runlake cannot read is a data problem, not LangSmith failing.
-        Some(ClientError::Unreadable { .. }) | None => exit::FAILURE,
+        Some(
+            ClientError::Unreadable { .. }
+            | ClientError::FileRead { .. }
+            | ClientError::Offloaded { .. },
+        )
+        | None => exit::FAILURE,
     }
 }
 

@@ -120,7 +120,16 @@ pub fn run(args: RunArgs, quiet: bool) -> anyhow::Result<()> {
             "--from {path}: no such file or directory; give a JSONL file of runs (plain, .gz or .zst), a bulk-export Parquet file, or a directory of them"
         ),
         Some(path) => Arc::new(FileSource::open(std::path::Path::new(path))?),
-        None => Arc::new(Client::new(client_config(&pipeline))?),
+        None => {
+            let client = Client::new(client_config(&pipeline))?;
+            match pipeline.source.fetch_offloaded {
+                Some(true) => Arc::new(crate::source::OffloadedPayloads::new(
+                    Arc::new(client.clone()),
+                    client,
+                )),
+                Some(false) | None => Arc::new(client),
+            }
+        }
     };
     let progress = crate::stages::Progress::default();
     let options = LoadOptions {

@@ -416,6 +416,7 @@ fn with_defaults(
         workspace_id,
         project,
         split_windows,
+        fetch_offloaded,
         max_in_flight,
         max_attempts,
         timeout_secs,

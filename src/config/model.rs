@@ -24,6 +24,9 @@ pub struct SourceConfig {
     pub api: ApiChoice,
     /// Cut windows longer than 7 days into 7-day windows (LangSmith's faster tier).
     pub split_windows: Option<bool>,
+    /// GET the pre-signed URLs of offloaded payloads (`inputs_s3_urls`, `outputs_s3_urls`)
+    /// and fill `inputs` / `outputs` from them (default false: the URLs are exported).
+    pub fetch_offloaded: Option<bool>,
     pub max_in_flight: Option<usize>,
     pub max_attempts: Option<usize>,
     pub timeout_secs: Option<f64>,

@@ -23,6 +23,7 @@ fn source() -> Value {
             "project": string("Project name queried by stages without their own `project`."),
             "api": one_of_strings(keys::variants_of::<ApiChoice>(), "Runs API: v1 /runs/query, v2, or auto (v2 wherever /info offers it, else v1)."),
             "split_windows": boolean("On v1, cut windows longer than 7 days into 7-day windows (v1's faster rate tier). Default true; v2 never splits."),
+            "fetch_offloaded": boolean("GET the pre-signed URLs of payloads LangSmith offloaded (inputs_s3_urls, outputs_s3_urls; no credentials sent) and fill inputs/outputs from them. Default false: the URLs are exported in their columns. A payload that cannot be fetched sets its run aside."),
             "max_in_flight": integer("Concurrent requests at most.", 0),
             "max_attempts": integer("Attempts per request before giving up (retries on 429, 5xx, timeouts).", 0),
             "timeout_secs": { "type": "number", "minimum": 0, "description": "Timeout of one request, in seconds." },

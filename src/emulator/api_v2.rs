@@ -249,6 +249,23 @@ fn feedback_window(
     Ok(Some((lo, hi)))
 }
 
+/// v1 `s3_urls` (`attachment.<name>` → `{presigned_url, …}`) as v2 `attachments`
+/// (`<name>` → pre-signed URL), the inverse of the SDK's `_v2_attachments_to_schema`.
+fn attachments(run: &StoredRun) -> String {
+    let mut out = serde_json::Map::new();
+    if let Value::Object(urls) = parsed(run, "s3_urls") {
+        for (key, value) in urls {
+            if let (Some(name), Some(url)) = (
+                key.strip_prefix("attachment."),
+                value.get("presigned_url").and_then(Value::as_str),
+            ) {
+                out.insert(name.to_string(), Value::String(url.to_string()));
+            }
+        }
+    }
+    Value::Object(out).to_string()
+}
+
 pub(super) fn write_v2_run(out: &mut String, run: &StoredRun, selects: &[&str]) {
     out.push('{');
     for (i, select) in selects.iter().enumerate() {
@@ -366,7 +383,17 @@ pub(super) fn v2_value(run: &StoredRun, select: &str) -> String {
         "COMPLETION_TOKEN_DETAILS" => wrapped_raw(run, "completion_token_details"),
         "PROMPT_COST_DETAILS" => wrapped_raw(run, "prompt_cost_details"),
         "COMPLETION_COST_DETAILS" => wrapped_raw(run, "completion_cost_details"),
-        "ATTACHMENTS" => "{}".into(),
+        // v2 has no `*_s3_urls`: SmithDB answers with the payload itself (inferred: v2 gives
+        // no other way to reach it), and attachments as name → pre-signed URL.
+        "INPUTS" | "OUTPUTS" => {
+            let field = select.to_ascii_lowercase();
+            match (run.field(&field), run.offloaded(&field)) {
+                (None, Some(blob)) => blob.get().into(),
+                (Some(v), Some(blob)) if v.get() == "null" => blob.get().into(),
+                (v, _) => v.map_or("null", RawValue::get).into(),
+            }
+        }
+        "ATTACHMENTS" => attachments(run),
         "SHARE_URL" | "THREAD_EVALUATION_TIME" | "MANIFEST" => "null".into(),
         other => raw(run, &other.to_ascii_lowercase()).into(),
     }

@@ -14,6 +14,7 @@ mod api_v1;
 mod api_v2;
 mod api_v2_threads;
 mod api_v2_traces;
+mod blobs;
 mod error;
 mod faults;
 mod feedback;
@@ -248,6 +249,7 @@ fn router(state: Arc<AppState>) -> Router {
             gatekeeper,
         ));
     api.route("/_stats", get(stats_route))
+        .route("/_blobs/{*key}", get(blobs::get_blob))
         .merge(admin::routes())
         .fallback(not_found)
         .with_state(state)

@@ -37,6 +37,8 @@ pub struct Client {
 
 struct Inner {
     http: reqwest::Client,
+    /// For pre-signed URLs: no default headers, so no credential ever reaches them.
+    presigned: reqwest::Client,
     config: ClientConfig,
     pacer: Pacer,
     in_flight: Semaphore,
@@ -145,21 +147,26 @@ impl Client {
             headers.insert("x-tenant-id", value);
         }
         headers.insert("accept", HeaderValue::from_static("application/json"));
-        let http = reqwest::Client::builder()
-            .default_headers(headers)
-            .user_agent(concat!("runlake/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.request_timeout)
-            .pool_max_idle_per_host(config.max_in_flight)
-            .build()
-            .map_err(|e| ClientError::Transport {
+        let builder = || {
+            reqwest::Client::builder()
+                .user_agent(concat!("runlake/", env!("CARGO_PKG_VERSION")))
+                .connect_timeout(config.connect_timeout)
+                .timeout(config.request_timeout)
+                .pool_max_idle_per_host(config.max_in_flight)
+        };
+        let built = |b: reqwest::ClientBuilder| {
+            b.build().map_err(|e| ClientError::Transport {
                 endpoint: config.endpoint.clone(),
                 detail: e.to_string(),
-            })?;
+            })
+        };
+        let http = built(builder().default_headers(headers))?;
+        let presigned = built(builder())?;
         let pacer = Pacer::new(config.rate_window, |lane| config.lane_limit(lane));
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
+                presigned,
                 in_flight: Semaphore::new(config.max_in_flight.max(1)),
                 pacer,
                 stats: ClientStats::default(),
@@ -185,6 +192,30 @@ impl Client {
 
     fn url(&self, path: &str) -> String {
         format!("{}{}", self.inner.config.endpoint, path)
+    }
+
+    /// `GET` a pre-signed URL (where LangSmith offloaded a payload) through the same
+    /// retries, in-flight cap and pacing (the `Other` lane) as API requests, but with no
+    /// credentials: neither the API key nor the workspace id goes to a URL that carries its
+    /// own signature, whatever its host. A relative URL (`/…`) is resolved against the
+    /// endpoint, as the SDK resolves relative pre-signed URLs.
+    pub async fn get_presigned(&self, url: &str) -> Result<Bytes, ClientError> {
+        let absolute = if url.starts_with('/') {
+            self.url(url)
+        } else {
+            url.to_string()
+        };
+        if !is_presigned(&absolute) {
+            return Err(ClientError::Offloaded {
+                url: without_query(url).to_string(),
+                status: None,
+                detail: "not an http(s) URL".into(),
+            });
+        }
+        self.request(&[Lane::Other], "GET", &absolute, None, |b| {
+            Ok(Bytes::copy_from_slice(b))
+        })
+        .await
     }
 
     /// `GET /api/v1/info`.
@@ -437,6 +468,8 @@ impl Client {
 
     /// One request with rate limiting, the in-flight cap and retries. `parse` runs inside the
     /// retried attempt, so a truncated or malformed body is retried like a dropped connection.
+    /// `path` is an API path (`/api/…`), or an absolute pre-signed URL sent without
+    /// credentials ([`Client::get_presigned`]).
     pub(super) async fn request<T>(
         &self,
         lanes: &[Lane],
@@ -455,6 +488,8 @@ impl Client {
         let body = body.map(|b| Bytes::from(serde_json::to_vec(&b).expect("JSON body")));
         let attempt = || self.attempt(lanes, method, path, body.clone(), &parse);
         let mut attempts = 1;
+        // A pre-signed URL's query is its signature: never logged.
+        let shown = without_query(path);
         let result = attempt
             .retry(backoff)
             .when(ClientError::is_retryable)
@@ -463,7 +498,7 @@ impl Client {
                 attempts += 1;
                 self.inner.stats.retry();
                 tracing::debug!(
-                    "{method} {path}: {e}; retrying in {:.2}s",
+                    "{method} {shown}: {e}; retrying in {:.2}s",
                     delay.as_secs_f64()
                 );
             })
@@ -497,14 +532,21 @@ impl Client {
             .await
             .expect("semaphore never closed");
         let ticket = inner.pacer.acquire(lanes).await;
-        let endpoint = &inner.config.endpoint;
+        let presigned = is_presigned(path);
+        let shown = without_query(path);
+        let endpoint = match presigned {
+            true => &url::Url::parse(path)
+                .map_or_else(|_| shown.to_string(), |u| u.origin().ascii_serialization()),
+            false => &inner.config.endpoint,
+        };
         let transport = |e: reqwest::Error| ClientError::Transport {
             endpoint: endpoint.clone(),
             detail: error_chain(&e),
         };
-        let mut request = match method {
-            "GET" => inner.http.get(self.url(path)),
-            _ => inner.http.post(self.url(path)),
+        let mut request = match (method, presigned) {
+            ("GET", true) => inner.presigned.get(path),
+            ("GET", false) => inner.http.get(self.url(path)),
+            (_, _) => inner.http.post(self.url(path)),
         };
         if let Some(body) = body {
             request = request
@@ -519,7 +561,7 @@ impl Client {
         let bytes = response.bytes().await.map_err(transport)?;
         inner.stats.bytes(bytes.len());
         tracing::debug!(
-            "{method} {path} → {status}, {} bytes in {} ms",
+            "{method} {shown} → {status}, {} bytes in {} ms",
             bytes.len(),
             started.elapsed().as_millis()
         );
@@ -534,6 +576,13 @@ impl Client {
                 inner.pacer.throttled(&ticket, retry_after);
                 Err(ClientError::RateLimited { retry_after })
             }
+            // An object store's answer, not LangSmith's: 403 is an expired or wrong
+            // signature, 404 a payload gone.
+            s if presigned && !matches!(s, 408 | 425 | 500..=599) => Err(ClientError::Offloaded {
+                url: shown.to_string(),
+                status: Some(status),
+                detail: detail(),
+            }),
             // A deployment without the API asked for: v1 queries on SmithDB only answer 501,
             // v2 routes on a deployment without SmithDB do not exist. Never worth a retry.
             501 if path.starts_with("/api/v1/runs") => Err(ClientError::ApiMissing {
@@ -574,6 +623,16 @@ impl Client {
             }),
         }
     }
+}
+
+/// Whether `path` is an absolute URL (a pre-signed one) rather than an API path.
+fn is_presigned(path: &str) -> bool {
+    path.starts_with("https://") || path.starts_with("http://")
+}
+
+/// A URL without its query (a pre-signed URL's signature), for messages.
+pub fn without_query(url: &str) -> &str {
+    url.split_once('?').map_or(url, |(base, _)| base)
 }
 
 /// Validates UTF-8 once for the whole body, then parses from `&str`: from bytes, serde_json

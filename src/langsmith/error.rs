@@ -87,6 +87,18 @@ pub enum ClientError {
     #[error("LangSmith sent an unreadable answer: {detail}")]
     Malformed { detail: String },
 
+    /// A pre-signed URL of an offloaded payload answered with an error (or is no URL).
+    #[error("the offloaded payload at {url} could not be fetched: {}{detail}", status.map(|s| format!("{s} ")).unwrap_or_default())]
+    Offloaded {
+        url: String,
+        status: Option<u16>,
+        detail: String,
+    },
+
+    /// Run files (the file source) that cannot be read: missing, truncated, not JSONL.
+    #[error("cannot read run files: {detail}")]
+    FileRead { detail: String },
+
     #[error("{0}")]
     Unsupported(String),
 }
@@ -112,6 +124,8 @@ impl ClientError {
             | ClientError::BadRequest { .. }
             | ClientError::Exhausted { .. }
             | ClientError::Unreadable { .. }
+            | ClientError::FileRead { .. }
+            | ClientError::Offloaded { .. }
             | ClientError::Unsupported(_) => false,
         }
     }

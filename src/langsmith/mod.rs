@@ -15,7 +15,7 @@ mod query;
 mod stats;
 mod traces;
 
-pub use client::{ApiVersion, Client, PageStream};
+pub use client::{ApiVersion, Client, PageStream, without_query};
 pub use config::{ApiChoice, ClientConfig, LaneLimits, Pacing, Secret, normalize_endpoint};
 pub use error::ClientError;
 pub use estimate::{Estimate, Tally};

@@ -42,6 +42,8 @@ fn v2_select(name: &str) -> Option<String> {
         "session_id" => "PROJECT_ID",
         "parent_run_id" | "parent_run_ids" => "PARENT_RUN_IDS",
         "in_dataset" => "IS_IN_DATASET",
+        // v2's `attachments` (name → pre-signed URL), read back as `s3_urls`.
+        "s3_urls" => "ATTACHMENTS",
         // Gone in v2 (reference §2.3).
         "child_run_ids"
         | "direct_child_run_ids"
@@ -50,7 +52,6 @@ fn v2_select(name: &str) -> Option<String> {
         | "manifest_s3_id"
         | "inputs_s3_urls"
         | "outputs_s3_urls"
-        | "s3_urls"
         | "messages"
         | "share_token"
         | "trace_tier"

@@ -136,6 +136,9 @@ fn raw_field<'r>(run: &'r Run, field: &str) -> Option<&'r RawValue> {
     match field {
         "inputs" => m(&run.inputs),
         "outputs" => m(&run.outputs),
+        "inputs_s3_urls" => m(&run.inputs_s3_urls),
+        "outputs_s3_urls" => m(&run.outputs_s3_urls),
+        "s3_urls" => m(&run.s3_urls),
         "extra" => m(&run.extra),
         "events" => m(&run.events),
         "feedback_stats" => m(&run.feedback_stats),

@@ -68,6 +68,13 @@ pub struct Run {
     pub error: Maybe<String>,
     pub inputs: Maybe<Json>,
     pub outputs: Maybe<Json>,
+    /// Where LangSmith offloaded a large `inputs` / `outputs` payload (v1 only): an object
+    /// whose `ROOT` entry holds a `presigned_url` (and its `s3_url`); see
+    /// `source::offloaded`. Kept verbatim.
+    pub inputs_s3_urls: Maybe<Json>,
+    pub outputs_s3_urls: Maybe<Json>,
+    /// The run's attachments (v1 `s3_urls`: `attachment.<name>` → `{presigned_url, …}`).
+    pub s3_urls: Maybe<Json>,
     pub extra: Maybe<Json>,
     pub events: Maybe<Json>,
     pub feedback_stats: Maybe<Json>,
@@ -178,6 +185,12 @@ impl Run {
             let (_, raw) = self.unknown.remove(pos);
             self.session_id = serde_json::from_str::<Maybe<String>>(raw.get()).unwrap_or_default();
         }
+        if self.s3_urls.is_absent()
+            && let Some(pos) = self.unknown.iter().position(|(k, _)| k == "attachments")
+        {
+            let (_, raw) = self.unknown.remove(pos);
+            self.s3_urls = v1_attachments(&raw);
+        }
         if self.parent_run_id.is_absent()
             && let Maybe::Value(ids) = &self.parent_run_ids
         {
@@ -195,6 +208,31 @@ impl Run {
                 *raw = inner;
             }
         }
+    }
+}
+
+/// v2 `attachments` (name → pre-signed URL) as v1 `s3_urls` (`attachment.<name>` →
+/// `{"presigned_url": …}`), as the SDK converts them; none is null, and a shape that is
+/// not a map of strings is kept as it came.
+fn v1_attachments(raw: &RawValue) -> Maybe<Json> {
+    match serde_json::from_str::<Option<std::collections::BTreeMap<String, String>>>(raw.get()) {
+        // No attachments: null, as v1 sends it.
+        Ok(None) => Maybe::Null,
+        Ok(Some(map)) if map.is_empty() => Maybe::Null,
+        Ok(Some(map)) => {
+            let v1: serde_json::Map<String, serde_json::Value> = map
+                .into_iter()
+                .map(|(name, url)| {
+                    (
+                        format!("attachment.{name}"),
+                        serde_json::json!({ "presigned_url": url }),
+                    )
+                })
+                .collect();
+            let text = serde_json::Value::Object(v1).to_string();
+            Maybe::Value(RawValue::from_string(text).expect("JSON"))
+        }
+        Err(_) => Maybe::Value(raw.to_owned()),
     }
 }
 
@@ -247,6 +285,9 @@ impl<'de> Deserialize<'de> for Run {
                         "error" => set!(error),
                         "inputs" => set!(inputs),
                         "outputs" => set!(outputs),
+                        "inputs_s3_urls" => set!(inputs_s3_urls),
+                        "outputs_s3_urls" => set!(outputs_s3_urls),
+                        "s3_urls" => set!(s3_urls),
                         "extra" => set!(extra),
                         "events" => set!(events),
                         "feedback_stats" => set!(feedback_stats),
@@ -314,6 +355,9 @@ impl serde::Serialize for Run {
             error,
             inputs,
             outputs,
+            inputs_s3_urls,
+            outputs_s3_urls,
+            s3_urls,
             extra,
             events,
             feedback_stats,

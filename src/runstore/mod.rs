@@ -13,6 +13,6 @@ pub use feedback::{FeedbackEntry, FeedbackFilter, FeedbackInput, FeedbackPatch};
 pub use query::{Cursor, FeedbackWindow, Order, Page, RunQuery};
 pub use render::{preview, write_v1_run};
 pub use store::{
-    ChangeError, Project, SharedStore, Store, StoredRun, Upserted, decompress,
+    BLOBS_ROUTE, ChangeError, Project, SharedStore, Store, StoredRun, Upserted, decompress,
     open_maybe_compressed, run_session, stored_run,
 };

@@ -32,11 +32,37 @@ pub struct StoredRun {
     /// The run's feedback entries, in creation order; `facts.feedback` and the
     /// `feedback_stats` field agree with them.
     pub feedback: Vec<FeedbackEntry>,
+    /// Payloads offloaded to object storage, by key (the emulator's `blobs` extension key of
+    /// a line): what `/_blobs/<key>` serves, the pre-signed URLs of `inputs_s3_urls` /
+    /// `outputs_s3_urls` pointing there.
+    pub blobs: BTreeMap<String, Box<RawValue>>,
 }
 
 impl StoredRun {
     pub fn field(&self, name: &str) -> Option<&RawValue> {
         self.fields.get(name).map(|v| &**v)
+    }
+
+    /// The payload of `field` (`inputs` or `outputs`) that `<field>_s3_urls` points at
+    /// (its `ROOT` entry's pre-signed `/_blobs/<key>` URL), when the line carried it.
+    pub fn offloaded(&self, field: &str) -> Option<&RawValue> {
+        #[derive(serde::Deserialize)]
+        struct Urls {
+            #[serde(rename = "ROOT")]
+            root: Root,
+        }
+        #[derive(serde::Deserialize)]
+        struct Root {
+            presigned_url: String,
+        }
+        let urls = self.field(&format!("{field}_s3_urls"))?;
+        let url = serde_json::from_str::<Urls>(urls.get())
+            .ok()?
+            .root
+            .presigned_url;
+        let path = url.split_once('?').map_or(url.as_str(), |(p, _)| p);
+        let key = &path[path.find(BLOBS_ROUTE)? + BLOBS_ROUTE.len()..];
+        self.blobs.get(key).map(|b| &**b)
     }
 
     fn run_ref(&self) -> RunRef<'_> {
@@ -113,6 +139,8 @@ impl Project {
 #[derive(Default)]
 pub struct Store {
     pub projects: Vec<Project>,
+    /// Offloaded payloads by key ([`StoredRun::blobs`] of every run).
+    blobs: HashMap<String, Box<RawValue>>,
     /// Feedback entry id → its run's id.
     feedback_runs: HashMap<String, String>,
     /// Every entry as `(created_us, id)`: listing walks it newest first.
@@ -189,7 +217,15 @@ fn now_us() -> i64 {
     chrono::Utc::now().timestamp_micros()
 }
 
+/// Where the emulator serves offloaded payloads: `/_blobs/<key>`.
+pub const BLOBS_ROUTE: &str = "/_blobs/";
+
 impl Store {
+    /// An offloaded payload by key.
+    pub fn blob(&self, key: &str) -> Option<&RawValue> {
+        self.blobs.get(key).map(|b| &**b)
+    }
+
     pub fn project_by_id(&self, id: &str) -> Option<&Project> {
         self.projects.iter().find(|p| p.id == id)
     }
@@ -276,6 +312,9 @@ impl Store {
         };
         project.reindex(origin)?;
         for run in &project.runs {
+            for (key, blob) in &run.blobs {
+                self.blobs.insert(key.clone(), blob.clone());
+            }
             for e in &run.feedback {
                 self.index_feedback(e)
                     .map_err(|e| anyhow::anyhow!("{}: {e}", origin.display()))?;
@@ -685,6 +724,11 @@ fn parse_run(line: &str, served: bool) -> anyhow::Result<(StoredRun, bool)> {
         .unwrap_or_else(|| run.id.clone());
     let parent_run_id = run.parent_run_id.value().cloned();
     let listed = fields.remove("feedback");
+    let blobs = match fields.remove("blobs") {
+        Some(raw) => serde_json::from_str(raw.get())
+            .context("`blobs` (offloaded payloads by key) is not an object")?,
+        None => BTreeMap::new(),
+    };
     let mut stored = StoredRun {
         start_us: start.micros(),
         is_root: run.is_root().unwrap_or(parent_run_id.is_none()),
@@ -697,6 +741,7 @@ fn parse_run(line: &str, served: bool) -> anyhow::Result<(StoredRun, bool)> {
         parent_run_id,
         fields,
         feedback: vec![],
+        blobs,
     };
     stored.feedback = feedback::entries_for_run(
         stored.run_ref(),

@@ -454,3 +454,272 @@ fn read_runs(file: &Path, reader: impl BufRead, into: &mut Collected) -> anyhow:
     }
     Ok(())
 }
+
+/// The file source's streaming mode, for whole-file reads at any size (`runlake convert`):
+/// every run of JSONL files (plain, `.gz`, `.zst`), parsed once as it is read and handed on,
+/// with no index and nothing held beyond the pages in flight. It answers whole-file queries
+/// only — every run of the files, whatever its project (so any project name resolves), pages
+/// in file order per block, blocks parsed in parallel — and refuses any condition (a window,
+/// filters, ids, a trace, a run type, an order) the indexed [`FileSource`] would evaluate.
+/// A line that is not a run is set aside with its file and line.
+#[derive(Clone)]
+pub struct StreamedFiles {
+    inner: Arc<StreamedInner>,
+}
+
+struct StreamedInner {
+    files: Vec<PathBuf>,
+    origin: String,
+    stats: ClientStats,
+}
+
+/// About this many bytes of whole lines are parsed as one page.
+const BLOCK_BYTES: usize = 1 << 20;
+/// Threads parsing blocks.
+const PARSERS: usize = 2;
+
+/// Whole lines of one file, starting at line `first_line` (1-based).
+struct Block {
+    file: Arc<str>,
+    first_line: usize,
+    text: Vec<u8>,
+}
+
+impl StreamedFiles {
+    /// The JSONL run files at `path` (a file, or a directory searched outside `_`/`.` paths).
+    pub fn open(path: &Path) -> anyhow::Result<StreamedFiles> {
+        let files = run_files(path)?;
+        if files.is_empty() {
+            bail!(
+                "{}: no run files (*.jsonl, *.jsonl.gz, *.jsonl.zst)",
+                path.display()
+            );
+        }
+        if let Some(parquet) = files.iter().find(|f| super::bulk_export::is_parquet(f)) {
+            bail!(
+                "{}: a streamed read takes JSONL run files only (plain, .gz, .zst); read bulk-export Parquet with `runlake run --from`",
+                parquet.display()
+            );
+        }
+        Ok(StreamedFiles {
+            inner: Arc::new(StreamedInner {
+                files,
+                origin: path.display().to_string(),
+                stats: ClientStats::default(),
+            }),
+        })
+    }
+
+    /// What a streamed read cannot answer in `q`, if anything.
+    fn unanswerable(q: &RunsQuery) -> Option<&'static str> {
+        // Spelled out field by field: a new query argument must say whether a whole-file
+        // read can answer it.
+        let RunsQuery {
+            projects: _,
+            select: _,
+            run_type,
+            is_root,
+            error,
+            start_time,
+            end_time,
+            ids,
+            trace,
+            parent_run,
+            filter,
+            trace_filter,
+            tree_filter,
+            order,
+        } = q;
+        [
+            (run_type.is_some(), "run_type"),
+            (is_root.is_some(), "is_root"),
+            (error.is_some(), "error"),
+            (start_time.is_some() || end_time.is_some(), "a time window"),
+            (ids.is_some(), "ids"),
+            (trace.is_some(), "trace"),
+            (parent_run.is_some(), "parent_run"),
+            (filter.is_some(), "filter"),
+            (trace_filter.is_some(), "trace_filter"),
+            (tree_filter.is_some(), "tree_filter"),
+            (order.is_some(), "order"),
+        ]
+        .into_iter()
+        .find_map(|(set, what)| set.then_some(what))
+    }
+
+    fn refuse(&self, what: &str) -> PageStream {
+        let refused = self.refused(what);
+        Box::pin(futures::stream::once(async move { Err(refused) }))
+    }
+
+    fn refused(&self, what: &str) -> ClientError {
+        ClientError::BadRequest {
+            status: 400,
+            detail: format!(
+                "{}: a streamed read of run files returns every run; it cannot answer {what} (the indexed file source, `runlake run --from`, can)",
+                self.inner.origin
+            ),
+        }
+    }
+
+    /// Every run of the files: one thread reads blocks of whole lines, [`PARSERS`] threads
+    /// parse them into pages, the stream hands the pages on as they are ready.
+    fn pages(&self) -> PageStream {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Page, ClientError>>(PARSERS * 2);
+        let inner = self.inner.clone();
+        std::thread::spawn(move || {
+            let (block_tx, block_rx) = std::sync::mpsc::sync_channel::<Block>(PARSERS * 2);
+            let block_rx = Arc::new(Mutex::new(block_rx));
+            std::thread::scope(|scope| {
+                for _ in 0..PARSERS {
+                    let (block_rx, tx, stats) = (block_rx.clone(), tx.clone(), &inner.stats);
+                    scope.spawn(move || {
+                        loop {
+                            let next = block_rx.lock().expect("block queue").recv();
+                            let Ok(block) = next else { break };
+                            let page = parse_block(&block);
+                            stats.runs(page.runs.len());
+                            if tx.blocking_send(Ok(page)).is_err() {
+                                break; // nobody reads on
+                            }
+                        }
+                    });
+                }
+                if let Err(e) = read_blocks(&inner.files, &block_tx, &inner.stats) {
+                    let _ = tx.blocking_send(Err(ClientError::FileRead {
+                        detail: format!("{e:#}"),
+                    }));
+                }
+                drop(block_tx);
+            });
+        });
+        Box::pin(futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|page| (page, rx))
+        }))
+    }
+}
+
+/// Sends each file's lines in blocks of about [`BLOCK_BYTES`]; stops early when the
+/// parsers are gone.
+fn read_blocks(
+    files: &[PathBuf],
+    blocks: &std::sync::mpsc::SyncSender<Block>,
+    stats: &ClientStats,
+) -> anyhow::Result<()> {
+    for path in files {
+        let file: Arc<str> = path.display().to_string().into();
+        let mut reader = runstore::open_maybe_compressed(path)?;
+        let mut line = 1;
+        loop {
+            let mut text = Vec::with_capacity(BLOCK_BYTES + (64 << 10));
+            let mut lines = 0;
+            while text.len() < BLOCK_BYTES {
+                let n = reader
+                    .read_until(b'\n', &mut text)
+                    .with_context(|| format!("{file}:{}", line + lines))?;
+                if n == 0 {
+                    break;
+                }
+                lines += 1;
+            }
+            if text.is_empty() {
+                break;
+            }
+            stats.bytes(text.len());
+            let block = Block {
+                file: file.clone(),
+                first_line: line,
+                text,
+            };
+            line += lines;
+            if blocks.send(block).is_err() {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The runs of one block, and its lines that are not runs (not UTF-8, not JSON, not a run).
+fn parse_block(block: &Block) -> Page {
+    let mut page = Page::default();
+    let mut text = block.text.as_slice();
+    // A block is checked as UTF-8 once; line by line only when that fails.
+    let whole = std::str::from_utf8(text).is_ok();
+    for index in 0.. {
+        if text.is_empty() {
+            break;
+        }
+        let end = text
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(text.len(), |i| i + 1);
+        let (bytes, rest) = text.split_at(end);
+        text = rest;
+        let at = || format!("{}:{}", block.file, block.first_line + index);
+        let line = if whole {
+            // The whole block is UTF-8, and lines split at '\n', a character boundary.
+            std::str::from_utf8(bytes).expect("checked")
+        } else {
+            match std::str::from_utf8(bytes) {
+                Ok(line) => line,
+                Err(_) => {
+                    let lossy = String::from_utf8_lossy(bytes);
+                    page.rejected
+                        .push(Rejected::new(at(), lossy.trim_end(), "not UTF-8".into()));
+                    continue;
+                }
+            }
+        };
+        let line = line.trim_end_matches(['\n', '\r']);
+        if line.trim().is_empty() {
+            continue;
+        }
+        match Run::from_json(line) {
+            Ok(run) => page.runs.push(run),
+            Err(e) => page
+                .rejected
+                .push(Rejected::new(at(), line, format!("not a run: {e}"))),
+        }
+    }
+    page
+}
+
+impl RunSource for StreamedFiles {
+    fn origin(&self) -> String {
+        self.inner.origin.clone()
+    }
+
+    /// A whole-file read holds every project: any name resolves (to itself).
+    fn resolve_project<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<String, ClientError>> {
+        futures::future::ready(Ok(name.to_string())).boxed()
+    }
+
+    fn query(&self, query: RunsQuery, _split: bool) -> PageStream {
+        match Self::unanswerable(&query) {
+            Some(what) => self.refuse(what),
+            None => self.pages(),
+        }
+    }
+
+    fn fetch_by_ids(&self, _base: &RunsQuery, _ids: Vec<String>) -> PageStream {
+        self.refuse("runs by id")
+    }
+
+    fn feedback(&self, _query: FeedbackQuery) -> FeedbackPageStream {
+        let refused = self.refused("feedback entries");
+        Box::pin(futures::stream::once(async move { Err(refused) }))
+    }
+
+    fn batch_size<'a>(&'a self, _base: &'a RunsQuery) -> BoxFuture<'a, Result<usize, ClientError>> {
+        futures::future::ready(Ok(PAGE)).boxed()
+    }
+
+    fn stats(&self) -> StatsSnapshot {
+        self.inner.stats.snapshot()
+    }
+
+    fn lane_limits(&self) -> (Vec<(Lane, Option<u32>)>, Duration) {
+        (vec![], Duration::ZERO)
+    }
+}

@@ -5,6 +5,7 @@
 mod bulk_export;
 pub mod files;
 mod langsmith;
+pub mod offloaded;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +16,8 @@ pub use crate::langsmith::PageStream;
 use crate::langsmith::{
     ClientError, FeedbackPageStream, FeedbackQuery, Lane, RunsQuery, StatsSnapshot,
 };
-pub use files::FileSource;
+pub use files::{FileSource, StreamedFiles};
+pub use offloaded::OffloadedPayloads;
 
 /// A source of runs with LangSmith's query semantics.
 pub trait RunSource: Send + Sync {

@@ -35,6 +35,10 @@ pub const DEFAULT_COLUMNS: &[&str] = &[
     "outputs",
     "extra",
     "feedback_stats",
+    // Where offloaded payloads live (v1), so a reader can find them.
+    "inputs_s3_urls",
+    "outputs_s3_urls",
+    "s3_urls",
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -100,6 +104,9 @@ impl RowSpec {
                         "is_root" => Some(Kind::Bool),
                         "inputs"
                         | "outputs"
+                        | "inputs_s3_urls"
+                        | "outputs_s3_urls"
+                        | "s3_urls"
                         | "extra"
                         | "events"
                         | "feedback_stats"
