@@ -6,6 +6,7 @@
 //! modules serve that flow: the LangSmith client, run files in memory (`runstore`), the local
 //! emulator used by tests and CI, the filter language, the Run model.
 
+pub mod arrow;
 pub mod cli;
 pub mod config;
 pub mod emulator;

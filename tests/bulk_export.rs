@@ -9,14 +9,14 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{
+use parquet::arrow::ArrowWriter;
+use runlake::arrow::array::{
     ArrayRef, BooleanArray, FixedSizeBinaryArray, Float64Array, Int64Array, ListArray, ListBuilder,
     RecordBatch, StringArray, StringBuilder, StructArray, TimestampMicrosecondArray,
     TimestampNanosecondArray,
 };
-use arrow::buffer::OffsetBuffer;
-use arrow::datatypes::{DataType, Field, Fields, Schema};
-use parquet::arrow::ArrowWriter;
+use runlake::arrow::buffer::OffsetBuffer;
+use runlake::arrow::datatypes::{DataType, Field, Fields, Schema};
 use runlake::sample::SampleConfig;
 use serde_json::Value;
 use serde_json::value::RawValue;

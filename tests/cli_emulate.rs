@@ -273,9 +273,11 @@ fn convert_writes_every_run_once_as_typed_parquet() {
                     .field_with_name("start_time")
                     .unwrap()
                     .data_type(),
-                arrow::datatypes::DataType::Timestamp(..)
+                runlake::arrow::datatypes::DataType::Timestamp(..)
             ));
-            let ids = arrow::array::AsArray::as_string::<i32>(batch.column_by_name("id").unwrap());
+            let ids = runlake::arrow::array::AsArray::as_string::<i32>(
+                batch.column_by_name("id").unwrap(),
+            );
             got.extend(ids.iter().map(|s| s.unwrap().to_string()));
         }
     }

@@ -62,7 +62,7 @@ fn ids(root: &Path) -> Vec<String> {
         for batch in reader {
             let batch = batch.unwrap();
             let col = batch.column_by_name("id").unwrap();
-            let col = arrow::array::AsArray::as_string::<i32>(col);
+            let col = runlake::arrow::array::AsArray::as_string::<i32>(col);
             out.extend(col.iter().map(|s| s.unwrap().to_string()));
         }
     }

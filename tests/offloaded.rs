@@ -99,7 +99,7 @@ fn export(url: &str, out: &Path, api: &str, extra: &[&str]) -> Output {
 
 /// Each row's JSON columns by id, parsed (absent when null).
 fn rows(out: &Path) -> std::collections::BTreeMap<String, serde_json::Map<String, Value>> {
-    use arrow::array::{Array, AsArray};
+    use runlake::arrow::array::{Array, AsArray};
     let mut by_id = std::collections::BTreeMap::new();
     for file in common::data_files(out, "parquet") {
         let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(

@@ -7,9 +7,9 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::AsArray;
-use arrow::datatypes::DataType;
 use common::{KEY, data_files, sample_file, start};
+use runlake::arrow::array::AsArray;
+use runlake::arrow::datatypes::DataType;
 use runlake::config;
 use runlake::emulator::EmulatorConfig;
 use runlake::langsmith::{ApiChoice, Client, ClientConfig, Secret};
@@ -205,7 +205,7 @@ fn client(url: &str) -> Source {
 fn read_parquet(
     dir: &Path,
 ) -> (
-    Vec<arrow::record_batch::RecordBatch>,
+    Vec<runlake::arrow::record_batch::RecordBatch>,
     HashMap<String, String>,
 ) {
     let mut batches = vec![];
@@ -406,7 +406,8 @@ async fn simple_exports_select_what_the_emulator_selects() {
     let mut n = 0;
     for f in data_files(&out, "arrow") {
         let reader =
-            arrow::ipc::reader::FileReader::try_new(std::fs::File::open(f).unwrap(), None).unwrap();
+            runlake::arrow::ipc::reader::FileReader::try_new(std::fs::File::open(f).unwrap(), None)
+                .unwrap();
         n += reader.map(|b| b.unwrap().num_rows()).sum::<usize>();
     }
     let want = runs

@@ -161,17 +161,28 @@ pub fn main() -> ExitCode {
 }
 
 fn init_logging(verbose: u8, quiet: bool) {
-    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::filter::{LevelFilter, Targets};
     let default = match (quiet, verbose) {
-        (true, _) => "error",
-        (false, 0) => "info",
-        (false, 1) => "debug",
-        (false, _) => "trace",
+        (true, _) => LevelFilter::ERROR,
+        (false, 0) => LevelFilter::INFO,
+        (false, 1) => LevelFilter::DEBUG,
+        (false, _) => LevelFilter::TRACE,
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+    // RUST_LOG as `level` and `target=level` directives (a target filter, not the regex-based
+    // env filter: its regex engine is a big part of a cold build).
+    let from_env = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse::<Targets>().ok());
+    let filter = from_env.unwrap_or_else(|| {
         // Our crate at the chosen level; dependencies one notch quieter unless -vv.
-        let deps = if verbose >= 2 { "debug" } else { "warn" };
-        EnvFilter::new(format!("{deps},runlake={default}"))
+        let deps = if verbose >= 2 {
+            LevelFilter::DEBUG
+        } else {
+            LevelFilter::WARN
+        };
+        Targets::new()
+            .with_default(deps)
+            .with_target("runlake", default)
     });
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
@@ -191,11 +202,10 @@ fn init_logging(verbose: u8, quiet: bool) {
             ))
             .init();
     } else {
-        tracing_subscriber::fmt()
-            .with_env_filter(filter)
+        let fmt = tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
             .with_target(false)
-            .with_ansi(false)
-            .init();
+            .with_ansi(false);
+        tracing_subscriber::registry().with(filter).with(fmt).init();
     }
 }

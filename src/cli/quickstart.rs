@@ -126,35 +126,35 @@ fn preview(path: &std::path::Path) -> anyhow::Result<()> {
             .collect();
         let batch = batch.project(&keep)?;
         // Show UTC timestamps without their zone name (naming zones needs a tz database).
-        let columns: Vec<arrow::array::ArrayRef> = batch
+        let columns: Vec<crate::arrow::array::ArrayRef> = batch
             .columns()
             .iter()
             .map(|c| match c.data_type() {
-                arrow::datatypes::DataType::Timestamp(unit, Some(_)) => {
+                crate::arrow::datatypes::DataType::Timestamp(unit, Some(_)) => {
                     let data = c
                         .to_data()
                         .into_builder()
-                        .data_type(arrow::datatypes::DataType::Timestamp(*unit, None));
-                    arrow::array::make_array(data.build().expect("same layout"))
+                        .data_type(crate::arrow::datatypes::DataType::Timestamp(*unit, None));
+                    crate::arrow::array::make_array(data.build().expect("same layout"))
                 }
                 _ => c.clone(),
             })
             .collect();
-        let fields: Vec<arrow::datatypes::Field> = batch
+        let fields: Vec<crate::arrow::datatypes::Field> = batch
             .schema()
             .fields()
             .iter()
             .zip(&columns)
             .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
             .collect();
-        let batch = arrow::record_batch::RecordBatch::try_new(
-            std::sync::Arc::new(arrow::datatypes::Schema::new(fields)),
+        let batch = crate::arrow::record_batch::RecordBatch::try_new(
+            std::sync::Arc::new(crate::arrow::datatypes::Schema::new(fields)),
             columns,
         )?;
         println!(
             "\nfirst rows of {}:\n{}",
             path.display(),
-            arrow::util::pretty::pretty_format_batches(&[batch])?
+            crate::arrow::util::pretty::pretty_format_batches(&[batch])?
         );
     }
     Ok(())

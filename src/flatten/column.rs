@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use arrow::array::{
+use crate::arrow::array::{
     Array, ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, ListBuilder, StringBuilder,
     TimestampMicrosecondBuilder,
 };
-use arrow::datatypes::{DataType, Field, TimeUnit};
+use crate::arrow::datatypes::{DataType, Field, TimeUnit};
 
 /// One cell. Borrowed where it can be: JSON payloads are copied straight from the wire.
 #[derive(Debug, Clone, PartialEq)]
@@ -229,7 +229,7 @@ impl ColumnBuilder {
 
     fn finish_array(&mut self) -> ArrayRef {
         match self.builder.as_mut() {
-            None => Arc::new(arrow::array::NullArray::new(self.leading_nulls)),
+            None => Arc::new(crate::arrow::array::NullArray::new(self.leading_nulls)),
             Some(Builder::Utf8(b)) => Arc::new(b.finish()),
             Some(Builder::Int64(b)) => Arc::new(b.finish()),
             Some(Builder::Float64(b)) => Arc::new(b.finish()),
@@ -252,7 +252,7 @@ impl ColumnBuilder {
             }
         }
         let array = if self.builder.is_none() {
-            Arc::new(arrow::array::NullArray::new(rows)) as ArrayRef
+            Arc::new(crate::arrow::array::NullArray::new(rows)) as ArrayRef
         } else {
             self.finish_array()
         };
@@ -296,8 +296,8 @@ fn json_text(cell: &Cell) -> String {
 
 /// Reads back a built value (for widening).
 fn cell_at(array: &ArrayRef, kind: Option<Kind>, i: usize) -> Cell<'static> {
-    use arrow::array::AsArray;
-    use arrow::datatypes::{Float64Type, Int64Type, TimestampMicrosecondType};
+    use crate::arrow::array::AsArray;
+    use crate::arrow::datatypes::{Float64Type, Int64Type, TimestampMicrosecondType};
     match array.data_type() {
         DataType::Utf8 => {
             let text = std::borrow::Cow::Owned(array.as_string::<i32>().value(i).to_string());
@@ -384,18 +384,17 @@ pub fn conform_exact(array: &ArrayRef, from: Option<Kind>, to: Kind) -> Result<A
             }
             Ok(Arc::new(b.finish()))
         }
-        (Kind::Int64, Kind::Float64) => {
-            Ok(arrow::compute::cast(array, &DataType::Float64).map_err(|e| e.to_string())?)
-        }
+        (Kind::Int64, Kind::Float64) => Ok(
+            crate::arrow::compute::cast(array, &DataType::Float64).map_err(|e| e.to_string())?
+        ),
         (Kind::Float64, Kind::Int64) => {
-            use arrow::array::AsArray;
-            let floats = array.as_primitive::<arrow::datatypes::Float64Type>();
+            use crate::arrow::array::AsArray;
+            let floats = array.as_primitive::<crate::arrow::datatypes::Float64Type>();
             let fits = |f: f64| f.fract() == 0.0 && f.abs() < 9.2e18;
             match floats.iter().flatten().find(|f| !fits(*f)) {
                 Some(bad) => Err(bad.to_string()),
-                None => {
-                    Ok(arrow::compute::cast(array, &DataType::Int64).map_err(|e| e.to_string())?)
-                }
+                None => Ok(crate::arrow::compute::cast(array, &DataType::Int64)
+                    .map_err(|e| e.to_string())?),
             }
         }
         _ => Err(first_value()),

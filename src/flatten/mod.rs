@@ -12,8 +12,8 @@ pub use unify::SchemaUnion;
 mod tests {
     use std::borrow::Cow;
 
-    use arrow::array::{Array, AsArray};
-    use arrow::datatypes::{DataType, Float64Type};
+    use crate::arrow::array::{Array, AsArray};
+    use crate::arrow::datatypes::{DataType, Float64Type};
 
     use super::*;
 

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use arrow::datatypes::Schema;
-use arrow::record_batch::RecordBatch;
+use crate::arrow::datatypes::Schema;
+use crate::arrow::record_batch::RecordBatch;
 use indexmap::IndexMap;
 
 use super::column::{Cell, ColumnBuilder, Kind};
@@ -83,9 +83,9 @@ impl TableBuilder {
                 // No value yet: a Null column, so it takes whatever kind later batches bring.
                 None => {
                     arrays.push(column.finish(None));
-                    fields.push(arrow::datatypes::Field::new(
+                    fields.push(crate::arrow::datatypes::Field::new(
                         name,
-                        arrow::datatypes::DataType::Null,
+                        crate::arrow::datatypes::DataType::Null,
                         true,
                     ));
                 }
@@ -93,7 +93,8 @@ impl TableBuilder {
         }
         let rows = self.rows;
         self.rows = 0;
-        let options = arrow::record_batch::RecordBatchOptions::new().with_row_count(Some(rows));
+        let options =
+            crate::arrow::record_batch::RecordBatchOptions::new().with_row_count(Some(rows));
         RecordBatch::try_new_with_options(Arc::new(Schema::new(fields)), arrays, &options)
             .expect("columns are built to match")
     }

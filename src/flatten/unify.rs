@@ -5,9 +5,9 @@
 
 use std::sync::Arc;
 
-use arrow::array::new_null_array;
-use arrow::datatypes::{Schema, SchemaRef};
-use arrow::record_batch::{RecordBatch, RecordBatchOptions};
+use crate::arrow::array::new_null_array;
+use crate::arrow::datatypes::{Schema, SchemaRef};
+use crate::arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use indexmap::IndexMap;
 
 use super::{Kind, conform_exact, convert, kind_of};
@@ -131,18 +131,18 @@ mod tests {
         union.add(&b.schema());
         union.add(&nulls.schema());
         let schema = union.schema();
-        let names: Vec<(&str, &arrow::datatypes::DataType)> = schema
+        let names: Vec<(&str, &crate::arrow::datatypes::DataType)> = schema
             .fields()
             .iter()
             .map(|f| (f.name().as_str(), f.data_type()))
             .collect();
-        use arrow::datatypes::DataType::*;
+        use crate::arrow::datatypes::DataType::*;
         assert_eq!(
             names,
             vec![("score", &Float64), ("label", &Utf8), ("new", &Boolean)]
         );
         let out = union.conform(&b, &schema).unwrap();
-        use arrow::array::AsArray;
+        use crate::arrow::array::AsArray;
         assert_eq!(out.column(1).as_string::<i32>().value(0), "2.5");
         let out = union.conform(&nulls, &schema).unwrap();
         assert_eq!(out.column(0).null_count(), 1);

@@ -833,19 +833,20 @@ async fn run_to_stdout(
     opts.progress.window_done();
     let report = &summary.sinks[&id];
     // Arrow wraps I/O errors with their own text; report the I/O error once.
-    let io = |e: arrow::error::ArrowError| match e {
-        arrow::error::ArrowError::IoError(_, io) => anyhow::Error::new(io),
+    let io = |e: crate::arrow::error::ArrowError| match e {
+        crate::arrow::error::ArrowError::IoError(_, io) => anyhow::Error::new(io),
         other => anyhow::Error::new(other),
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let mut writer: Option<arrow::ipc::writer::StreamWriter<_>> = None;
+    let mut writer: Option<crate::arrow::ipc::writer::StreamWriter<_>> = None;
     for f in &report.files {
         let file = std::fs::File::open(temp.path().join(&f.path))?;
-        let reader = arrow::ipc::reader::FileReader::try_new(std::io::BufReader::new(file), None)?;
+        let reader =
+            crate::arrow::ipc::reader::FileReader::try_new(std::io::BufReader::new(file), None)?;
         if writer.is_none() {
             writer = Some(
-                arrow::ipc::writer::StreamWriter::try_new(&mut out, &reader.schema())
+                crate::arrow::ipc::writer::StreamWriter::try_new(&mut out, &reader.schema())
                     .map_err(io)
                     .context("cannot write the Arrow stream to stdout")?,
             );

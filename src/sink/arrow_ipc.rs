@@ -4,9 +4,9 @@
 use std::fs::File;
 use std::io::BufWriter;
 
-use arrow::datatypes::SchemaRef;
-use arrow::ipc::writer::{FileWriter, IpcWriteOptions};
-use arrow::record_batch::RecordBatch;
+use crate::arrow::datatypes::SchemaRef;
+use crate::arrow::ipc::writer::{FileWriter, IpcWriteOptions};
+use crate::arrow::record_batch::RecordBatch;
 
 use super::{FormatWriter, SinkOptions};
 
@@ -32,7 +32,7 @@ pub(super) fn open(
     // Arrow IPC compresses buffer by buffer, at zstd's default level.
     let compression = match options.compression.as_str() {
         "none" => None,
-        _ => Some(arrow::ipc::CompressionType::ZSTD),
+        _ => Some(crate::arrow::ipc::CompressionType::ZSTD),
     };
     let ipc_options = IpcWriteOptions::default().try_with_compression(compression)?;
     Ok(Box::new(IpcFile {

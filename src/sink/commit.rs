@@ -121,10 +121,10 @@ impl Manifest {
     pub fn columns(&self) -> impl Iterator<Item = (&str, Option<Kind>)> {
         self.schema.iter().map(|(name, data_type)| {
             let kind = data_type
-                .parse::<arrow::datatypes::DataType>()
+                .parse::<crate::arrow::datatypes::DataType>()
                 .ok()
                 .and_then(|t| {
-                    let field = arrow::datatypes::Field::new(name, t, true);
+                    let field = crate::arrow::datatypes::Field::new(name, t, true);
                     match kind_of(&field) {
                         Some(Kind::Utf8) if self.json_columns.contains(name) => Some(Kind::Json),
                         other => other,

@@ -20,11 +20,11 @@ use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::arrow::datatypes::SchemaRef;
+use crate::arrow::ipc::reader::StreamReader;
+use crate::arrow::ipc::writer::StreamWriter;
+use crate::arrow::record_batch::RecordBatch;
 use anyhow::Context;
-use arrow::datatypes::SchemaRef;
-use arrow::ipc::reader::StreamReader;
-use arrow::ipc::writer::StreamWriter;
-use arrow::record_batch::RecordBatch;
 use indexmap::IndexMap;
 use parquet::arrow::ArrowWriter;
 
@@ -245,7 +245,7 @@ impl Sink {
             .schema()
             .fields()
             .iter()
-            .all(|f| f.data_type() != &arrow::datatypes::DataType::Null);
+            .all(|f| f.data_type() != &crate::arrow::datatypes::DataType::Null);
         let same = self
             .written_schema
             .as_ref()

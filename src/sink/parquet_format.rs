@@ -3,8 +3,8 @@
 use std::fs::File;
 use std::io::BufWriter;
 
-use arrow::datatypes::SchemaRef;
-use arrow::record_batch::RecordBatch;
+use crate::arrow::datatypes::SchemaRef;
+use crate::arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
@@ -46,7 +46,7 @@ impl FormatWriter for ArrowWriter<BufWriter<File>> {
 /// rarely repeated).
 pub(super) fn properties(
     options: &SinkOptions,
-    schema: &arrow::datatypes::Schema,
+    schema: &crate::arrow::datatypes::Schema,
 ) -> anyhow::Result<WriterProperties> {
     let compression = match options.compression.as_str() {
         "snappy" => Compression::SNAPPY,
@@ -98,7 +98,7 @@ mod tests {
             metadata: vec![],
             committed: vec![],
         };
-        let schema = arrow::datatypes::Schema::empty();
+        let schema = crate::arrow::datatypes::Schema::empty();
         let codec = |compression, level| {
             properties(&options(compression, level), &schema)
                 .unwrap()

@@ -6,9 +6,9 @@
 //! output root, hide its rows (`_x`, `.x` directories are skipped by readers) or exceed a
 //! file-system name limit.
 
-use arrow::array::{Array, ArrayRef, UInt32Array};
-use arrow::compute::take;
-use arrow::record_batch::RecordBatch;
+use crate::arrow::array::{Array, ArrayRef, UInt32Array};
+use crate::arrow::compute::take;
+use crate::arrow::record_batch::RecordBatch;
 use chrono::DateTime;
 use std::collections::HashMap;
 
@@ -187,10 +187,10 @@ fn escape_key(k: &str) -> String {
 
 /// A column's values as text: strings as they are, other scalars as Arrow displays them.
 fn column_strings(array: &ArrayRef) -> anyhow::Result<Vec<Option<String>>> {
-    let as_text = arrow::compute::cast(array, &arrow::datatypes::DataType::Utf8)?;
+    let as_text = crate::arrow::compute::cast(array, &crate::arrow::datatypes::DataType::Utf8)?;
     let strings = as_text
         .as_any()
-        .downcast_ref::<arrow::array::StringArray>()
+        .downcast_ref::<crate::arrow::array::StringArray>()
         .expect("cast to Utf8");
     Ok((0..strings.len())
         .map(|i| (!strings.is_null(i)).then(|| strings.value(i).to_string()))
@@ -200,8 +200,8 @@ fn column_strings(array: &ArrayRef) -> anyhow::Result<Vec<Option<String>>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow::array::{Int64Array, StringArray};
-    use arrow::datatypes::{DataType, Field, Schema};
+    use crate::arrow::array::{Int64Array, StringArray};
+    use crate::arrow::datatypes::{DataType, Field, Schema};
     use std::sync::Arc;
 
     #[test]

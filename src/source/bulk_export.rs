@@ -10,15 +10,15 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use anyhow::{Context, bail};
-use arrow::array::{Array, AsArray, RecordBatch, downcast_dictionary_array};
-use arrow::datatypes::{
+use crate::arrow::array::{Array, AsArray, RecordBatch, downcast_dictionary_array};
+use crate::arrow::datatypes::{
     DataType, Date32Type, Date64Type, Decimal32Type, Decimal64Type, Decimal128Type, Decimal256Type,
     Float16Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, TimeUnit,
     TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
     TimestampSecondType, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
 };
-use arrow::util::display::{ArrayFormatter, FormatOptions};
+use crate::arrow::util::display::{ArrayFormatter, FormatOptions};
+use anyhow::{Context, bail};
 use arrow_schema::extension::{ExtensionType, Json};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
@@ -115,7 +115,7 @@ struct Layout {
 }
 
 impl Layout {
-    fn new(file: &Path, fields: &arrow::datatypes::Fields) -> anyhow::Result<Layout> {
+    fn new(file: &Path, fields: &crate::arrow::datatypes::Fields) -> anyhow::Result<Layout> {
         let names: Vec<&str> = fields.iter().map(|f| f.name().as_str()).collect();
         for required in ["id", "start_time"] {
             if !names.contains(&required) {
@@ -440,13 +440,13 @@ fn datetime(a: &dyn Array, i: usize) -> Option<chrono::NaiveDateTime> {
 mod tests {
     use std::sync::Arc;
 
-    use arrow::array::{
+    use crate::arrow::array::{
         ArrayRef, BooleanArray, Date32Array, Decimal128Array, FixedSizeBinaryArray, Float32Array,
         Float64Array, Int64Array, ListBuilder, MapBuilder, StringArray, StringBuilder, StructArray,
         TimestampMicrosecondArray, TimestampMillisecondArray, TimestampNanosecondArray,
         TimestampSecondArray,
     };
-    use arrow::datatypes::{Field, Schema};
+    use crate::arrow::datatypes::{Field, Schema};
     use parquet::arrow::ArrowWriter;
 
     use super::*;

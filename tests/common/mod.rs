@@ -102,7 +102,7 @@ pub fn dataset_rows(root: &Path) -> Vec<String> {
 }
 
 fn rows_of(root: &Path, by_name: bool) -> Vec<String> {
-    use arrow::util::display::{ArrayFormatter, FormatOptions};
+    use runlake::arrow::util::display::{ArrayFormatter, FormatOptions};
     let mut rows = vec![];
     for file in data_files(root, "parquet") {
         let dir = file
@@ -122,12 +122,16 @@ fn rows_of(root: &Path, by_name: bool) -> Vec<String> {
             let batch = batch.unwrap();
             let options = FormatOptions::default().with_null("∅");
             // Timestamps as µs: formatting a named time zone needs chrono-tz.
-            let columns: Vec<arrow::array::ArrayRef> = batch
+            let columns: Vec<runlake::arrow::array::ArrayRef> = batch
                 .columns()
                 .iter()
                 .map(|c| match c.data_type() {
-                    arrow::datatypes::DataType::Timestamp(..) => {
-                        arrow::compute::cast(c, &arrow::datatypes::DataType::Int64).unwrap()
+                    runlake::arrow::datatypes::DataType::Timestamp(..) => {
+                        runlake::arrow::compute::cast(
+                            c,
+                            &runlake::arrow::datatypes::DataType::Int64,
+                        )
+                        .unwrap()
                     }
                     _ => c.clone(),
                 })
