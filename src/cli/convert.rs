@@ -79,7 +79,7 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<()> {
                             let run = Run::from_json(line).with_context(|| {
                                 format!("{input}:{}: not a run", first_line + k)
                             })?;
-                            table.push_row(spec.cells(&Record { run, group: None }));
+                            table.push_row(spec.cells(&Record::of(run)));
                             rows += 1;
                             if table.rows() >= args.batch_rows && tx.send(table.finish()).is_err() {
                                 return Ok(rows); // the writer failed; its error is reported below

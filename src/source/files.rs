@@ -3,7 +3,7 @@
 //! of them, on disk or under an object-storage prefix. Queries run through the emulator's
 //! engine and its v1 rendering, so a pipeline over the files gives exactly the rows it gives
 //! against `runlake emulate` serving them: same windows, ids, filters, trace and tree
-//! filters, `select`. No request to LangSmith.
+//! filters, `select`. No request to LangSmith. v2 trace and thread queries are refused.
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::BufRead;
@@ -19,7 +19,10 @@ use super::RunSource;
 use crate::filter::Expr;
 use crate::langsmith::StatsSnapshot;
 use crate::langsmith::fields::{V1_DEFAULT, V1_SELECTABLE};
-use crate::langsmith::{ClientError, ClientStats, Lane, Order, PageStream, RunsQuery};
+use crate::langsmith::{
+    ClientError, ClientStats, ItemStream, Lane, Order, PageStream, RunsQuery, Thread, ThreadTrace,
+    ThreadTracesQuery, ThreadsQuery, Trace, TracesQuery,
+};
 use crate::model::{Page, Rejected, Run};
 use crate::runstore::{self, Cursor, RunQuery, Store, StoredRun};
 
@@ -231,6 +234,17 @@ impl FileSource {
         Ok((runs, page.next))
     }
 
+    /// Run files replay runs only: a trace or thread stage is refused, naming what serves it.
+    fn no_summaries<T: Send + 'static>(&self, stage: &str) -> ItemStream<T> {
+        let e = ClientError::Unsupported(format!(
+            "a {stage} stage reads LangSmith's v2 traces and threads API, which run files \
+             (--from {}) do not replay: serve them with `runlake emulate --data NAME=FILE` and \
+             point LANGSMITH_ENDPOINT at it, or export runs (query_runs + group_by_trace)",
+            self.inner.origin
+        ));
+        Box::pin(futures::stream::once(futures::future::ready(Err(e))))
+    }
+
     fn not_found(&self, name: &str) -> ClientError {
         ClientError::ProjectNotInFiles {
             name: name.to_string(),
@@ -316,6 +330,18 @@ impl RunSource for FileSource {
 
     fn batch_size<'a>(&'a self, _base: &'a RunsQuery) -> BoxFuture<'a, Result<usize, ClientError>> {
         futures::future::ready(Ok(PAGE)).boxed()
+    }
+
+    fn traces(&self, _query: TracesQuery) -> ItemStream<Trace> {
+        self.no_summaries("query_traces")
+    }
+
+    fn threads(&self, _query: ThreadsQuery) -> ItemStream<Thread> {
+        self.no_summaries("query_threads")
+    }
+
+    fn thread_traces(&self, _query: ThreadTracesQuery) -> ItemStream<ThreadTrace> {
+        self.no_summaries("query_threads")
     }
 
     fn stats(&self) -> StatsSnapshot {

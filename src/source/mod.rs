@@ -1,6 +1,7 @@
 //! Where a pipeline's runs come from, behind one small trait: the LangSmith API (v2 or v1,
 //! [`langsmith`]) or captured run files replayed offline ([`files`]). Stages see only
-//! [`RunSource`]; they never know which.
+//! [`RunSource`]; they never know which. Besides runs, a source answers v2's trace and thread
+//! queries (run files replay runs only and refuse them, naming what serves them).
 
 mod bulk_export;
 pub mod files;
@@ -12,7 +13,10 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 
 pub use crate::langsmith::PageStream;
-use crate::langsmith::{ClientError, Lane, RunsQuery, StatsSnapshot};
+use crate::langsmith::{
+    ClientError, ItemStream, Lane, RunsQuery, StatsSnapshot, Thread, ThreadTrace,
+    ThreadTracesQuery, ThreadsQuery, Trace, TracesQuery,
+};
 pub use files::FileSource;
 
 /// A source of runs with LangSmith's query semantics.
@@ -28,6 +32,13 @@ pub trait RunSource: Send + Sync {
     fn fetch_by_ids(&self, base: &RunsQuery, ids: Vec<String>) -> PageStream;
     /// How many ids one fetch takes for a query like `base`.
     fn batch_size<'a>(&'a self, base: &'a RunsQuery) -> BoxFuture<'a, Result<usize, ClientError>>;
+    /// The traces of one project (root runs with their trace's totals), as v2's
+    /// `traces/query` pages them.
+    fn traces(&self, query: TracesQuery) -> ItemStream<Trace>;
+    /// The conversation threads of one project, as v2's `threads/query` pages them.
+    fn threads(&self, query: ThreadsQuery) -> ItemStream<Thread>;
+    /// One thread's traces (turns), oldest first.
+    fn thread_traces(&self, query: ThreadTracesQuery) -> ItemStream<ThreadTrace>;
     /// Requests, retries, runs and bytes so far.
     fn stats(&self) -> StatsSnapshot;
     /// Each lane's allowance per window (`None`: not paced), and the window; nothing for a

@@ -9,6 +9,9 @@ pub mod group;
 pub mod group_by_trace;
 pub mod progress;
 pub mod query_runs;
+pub mod query_threads;
+pub mod query_traces;
+pub mod reach;
 pub mod rows;
 pub(crate) mod sink;
 
@@ -22,7 +25,7 @@ use tokio::sync::mpsc;
 use crate::langsmith::RunsQuery;
 use crate::located::Checks;
 use crate::model::durations::TimeSpec;
-use crate::model::{RejectedRuns, Run};
+use crate::model::{RejectedRuns, Run, ThreadRecord, TraceTotals};
 use crate::source::Source;
 use progress::StageCounter;
 
@@ -120,11 +123,23 @@ impl SourceContext {
     }
 }
 
-/// A run, with its trace's aggregates once a `fetch_roots` has joined them.
+/// A run, with its trace's aggregates once a `fetch_roots` has joined them, or its trace's
+/// totals when it is a root from `query_traces`.
 #[derive(Debug, Clone)]
 pub struct Record {
     pub run: Run,
     pub group: Option<Arc<Group>>,
+    pub trace: Option<Arc<TraceTotals>>,
+}
+
+impl Record {
+    pub fn of(run: Run) -> Record {
+        Record {
+            run,
+            group: None,
+            trace: None,
+        }
+    }
 }
 
 /// What flows on an edge of the graph.
@@ -136,6 +151,8 @@ pub enum Msg {
     TracesSeen(Arc<Vec<String>>),
     /// Final per-trace aggregates, at the end of the input.
     Groups(Arc<Vec<Arc<Group>>>),
+    /// Conversation threads (`query_threads`).
+    Threads(Arc<Vec<ThreadRecord>>),
     Rows(crate::sink::RowBatch),
 }
 
@@ -146,6 +163,7 @@ impl Msg {
             Msg::Runs(r) => r.len(),
             Msg::TracesSeen(t) => t.len(),
             Msg::Groups(g) => g.len(),
+            Msg::Threads(t) => t.len(),
             Msg::Rows(b) => b.batch.num_rows(),
         }
     }
@@ -355,6 +373,8 @@ macro_rules! stage_kinds {
 // The registry: a new stage kind is its module plus one line here.
 stage_kinds! {
     QueryRuns => query_runs::QueryRuns,
+    QueryTraces => query_traces::QueryTraces,
+    QueryThreads => query_threads::QueryThreads,
     GroupByTrace => group_by_trace::GroupByTrace,
     FetchRoots => fetch_roots::FetchRoots,
     Flatten => flatten::Flatten,
