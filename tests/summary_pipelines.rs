@@ -1,0 +1,256 @@
+//! The shipped traces.toml and threads.toml, run by the binary against the emulator over
+//! loopback: one row per trace with the sums over its runs, one row per thread with exactly
+//! the traces sharing its key (checked by an independent Python reader from the JSONL, with
+//! DuckDB, pandas and polars reading typed columns), loads by window and incremental ones,
+//! and the clear refusals: a deployment without v2, run files, a flatten fed the wrong items.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use runlake::emulator::{Deployment, EmulatorConfig};
+use runlake::sample::SampleConfig;
+
+const NOW: &str = "2026-11-01T00:10:00Z";
+const SINCE: &str = "2026-10-02T00:10:00Z";
+
+fn runlake(pipeline: &str, out: &Path, extra: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_runlake"));
+    c.args(["-q", "run"])
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("pipelines")
+                .join(pipeline),
+        )
+        .args(["--project", "proj", "--output"])
+        .arg(out)
+        .args(extra)
+        .env_remove("LANGSMITH_API_KEY")
+        .env_remove("LANGSMITH_ENDPOINT")
+        .env_remove("LANGSMITH_PROJECT")
+        .envs(env.iter().copied());
+    c
+}
+
+/// Rows per table, from `--json`'s summary.
+fn rows_loaded(stdout: &[u8]) -> u64 {
+    let summary: serde_json::Value = serde_json::from_slice(stdout).unwrap();
+    summary["windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|w| w["sinks"].as_object().unwrap().values())
+        .map(|s| s["rows"].as_u64().unwrap())
+        .sum()
+}
+
+#[test]
+fn traces_and_threads_pipelines_match_sums_over_the_runs_and_read_typed_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sample = SampleConfig::new("proj", 600, 14);
+    sample.days = 30;
+    let file = common::sample_file(dir.path(), &sample);
+    let served = common::serve(&[("proj", &file)], EmulatorConfig::default());
+    let api = [
+        ("LANGSMITH_ENDPOINT", served.url.as_str()),
+        ("LANGSMITH_API_KEY", "k"),
+    ];
+    let out = |name: &str| dir.path().join(name);
+    common::run_30_days("traces.toml", &out("traces"), &["--project", "proj"], &api);
+    common::run_30_days(
+        "threads.toml",
+        &out("threads"),
+        &["--project", "proj"],
+        &api,
+    );
+    common::run_30_days(
+        "threads.toml",
+        &out("threads-daily"),
+        &["--project", "proj", "--set", "load.window=1d"],
+        &api,
+    );
+    // Traces belong to the window their root started in: daily loads give the same rows.
+    common::run_30_days(
+        "traces.toml",
+        &out("traces-daily"),
+        &["--project", "proj", "--set", "load.window=1d"],
+        &api,
+    );
+    let rows = common::dataset_rows(&out("traces"));
+    assert!(rows.len() > 400, "{} traces", rows.len());
+    assert_eq!(common::dataset_rows(&out("traces-daily")), rows);
+
+    let output = Command::new(common::venv_python())
+        .args(["-W", "ignore"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/summaries.py"))
+        .arg(&file)
+        .args([SINCE, NOW])
+        .args(["traces", "threads", "threads-daily"].map(out))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    println!("{stdout}");
+    assert!(
+        output.status.success() && stdout.contains(" passed, 0 failed"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn incremental_loads_continue_where_the_last_one_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sample = SampleConfig::new("proj", 200, 15);
+    sample.days = 30;
+    let file = common::sample_file(dir.path(), &sample);
+    let runs = common::read_runs(&file);
+    let served = common::serve(&[("proj", &file)], EmulatorConfig::default());
+    let api = [
+        ("LANGSMITH_ENDPOINT", served.url.as_str()),
+        ("LANGSMITH_API_KEY", "k"),
+    ];
+    let out = dir.path().join("traces");
+    // The first load starts at the stage's `since` (30 days before its now), the second
+    // where the first stopped; `[load] lag` is 0.
+    let roots_between = |from: &str, to: &str| {
+        let (from, to) = (
+            from.parse::<chrono::DateTime<chrono::Utc>>().unwrap(),
+            to.parse::<chrono::DateTime<chrono::Utc>>().unwrap(),
+        );
+        runs.iter()
+            .filter(|r| r["parent_run_id"].is_null())
+            .filter(|r| {
+                let t = runlake::model::parse_timestamp(r["start_time"].as_str().unwrap()).unwrap();
+                t >= from && t < to
+            })
+            .count() as u64
+    };
+    let mut loaded = 0;
+    for (now, from) in [
+        ("2026-10-20T00:00:00Z", "2026-09-20T00:00:00Z"),
+        (NOW, "2026-10-20T00:00:00Z"),
+    ] {
+        let output = runlake("traces.toml", &out, &["--now", now, "--json"], &api)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let rows = rows_loaded(&output.stdout);
+        assert_eq!(rows, roots_between(from, now), "load up to {now}");
+        assert!(rows > 0, "up to {now}");
+        loaded += rows;
+    }
+    assert_eq!(
+        common::dataset_rows(&out).len() as u64,
+        loaded,
+        "no row twice"
+    );
+}
+
+#[test]
+fn a_deployment_without_v2_or_run_files_are_refused_naming_what_is_needed() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = common::sample_file(dir.path(), &SampleConfig::new("proj", 30, 16));
+    let served = common::serve(
+        &[("proj", &file)],
+        EmulatorConfig {
+            deployment: Deployment::V1Only,
+            ..EmulatorConfig::default()
+        },
+    );
+    let api = [
+        ("LANGSMITH_ENDPOINT", served.url.as_str()),
+        ("LANGSMITH_API_KEY", "k"),
+    ];
+    for pipeline in ["traces.toml", "threads.toml"] {
+        let out = dir.path().join(pipeline);
+        let refused = runlake(pipeline, &out, &["--since", "30d"], &api)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(2), "{pipeline}: {stderr}");
+        assert!(
+            stderr.contains("does not serve the v2 traces and threads API")
+                && stderr.contains("SmithDB"),
+            "{pipeline}: {stderr}"
+        );
+        let from_files = runlake(
+            pipeline,
+            &out,
+            &["--since", "30d", "--from", file.to_str().unwrap()],
+            &[],
+        )
+        .output()
+        .unwrap();
+        let stderr = String::from_utf8_lossy(&from_files.stderr);
+        assert_eq!(from_files.status.code(), Some(2), "{pipeline}: {stderr}");
+        assert!(
+            stderr.contains("run files") && stderr.contains("runlake emulate"),
+            "{pipeline}: {stderr}"
+        );
+        assert!(common::data_files(&out, "parquet").is_empty());
+    }
+}
+
+#[test]
+fn a_flatten_fed_items_its_columns_cannot_read_is_refused_where_it_is_written() {
+    let errors = |src: &str| -> Vec<String> {
+        match runlake::config::parse(Path::new("p.toml"), src, &|_| None) {
+            Ok(_) => vec![],
+            Err(e) => e.0.iter().map(ToString::to_string).collect(),
+        }
+    };
+    let pipeline = |kind: &str, column: &str| {
+        format!(
+            "[source]\nproject = \"p\"\n\n[stages.q]\ntype = \"{kind}\"\n\n[stages.rows]\ntype = \"flatten\"\ninputs = [\"q\"]\ncolumns = [{{ name = \"c\", from = \"{column}\" }}]\n\n[sinks.out]\ntype = \"parquet\"\ninputs = [\"rows\"]\npath = \"out\"\n"
+        )
+    };
+    assert_eq!(
+        errors(&pipeline("query_traces", "trace.total_tokens")),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        errors(&pipeline("query_threads", "thread.trace_ids")),
+        Vec::<String>::new()
+    );
+    let e = errors(&pipeline("query_runs", "trace.total_tokens"));
+    assert!(
+        e.iter()
+            .any(|m| m.starts_with("p.toml:9:11: stages.rows.inputs:")
+                && m.contains("produces runs, which a flatten cannot take")),
+        "{e:?}"
+    );
+    let e = errors(&pipeline("query_threads", "name"));
+    assert!(
+        e.iter()
+            .any(|m| m.contains("produces threads, which a flatten cannot take")),
+        "{e:?}"
+    );
+    let e = errors(&pipeline("query_threads", "thread.turn"));
+    assert!(
+        e.iter()
+            .any(|m| m.starts_with("p.toml:10:11: stages.rows.columns.c:")
+                && m.contains("unknown thread field \"turn\"")
+                && m.contains("thread.trace_ids")),
+        "{e:?}"
+    );
+    let e = errors(&pipeline("query_traces", "trace.total_tokens").replace(
+        "type = \"query_traces\"",
+        "type = \"query_traces\"\npage_size = 500\ntrace_filter = 'eq(nme, 1)'",
+    ));
+    assert!(
+        e.iter()
+            .any(|m| m.starts_with("p.toml:6:13: stages.q.page_size:")
+                && m.contains("between 1 and 100")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|m| m.starts_with("p.toml:7:20: stages.q.trace_filter: bad filter")),
+        "{e:?}"
+    );
+}
