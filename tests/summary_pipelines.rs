@@ -15,21 +15,10 @@ use runlake::sample::SampleConfig;
 const NOW: &str = "2026-11-01T00:10:00Z";
 const SINCE: &str = "2026-10-02T00:10:00Z";
 
+/// `runlake run` on project `proj` (see `common::run_command`).
 fn runlake(pipeline: &str, out: &Path, extra: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_runlake"));
-    c.args(["-q", "run"])
-        .arg(
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("pipelines")
-                .join(pipeline),
-        )
-        .args(["--project", "proj", "--output"])
-        .arg(out)
-        .args(extra)
-        .env_remove("LANGSMITH_API_KEY")
-        .env_remove("LANGSMITH_ENDPOINT")
-        .env_remove("LANGSMITH_PROJECT")
-        .envs(env.iter().copied());
+    let mut c = common::run_command(pipeline, out, &["--project", "proj"], env);
+    c.args(extra);
     c
 }
 

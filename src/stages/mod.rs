@@ -235,21 +235,31 @@ pub trait StageKind: std::fmt::Debug + Clone + PartialEq + Send + Sync + Sized +
     fn resolve(settings: Self::Settings, cx: &mut Checks) -> Option<Self>;
     /// Its table's JSON Schema first, then the shapes it refers to (`$defs` names).
     fn schema() -> Vec<(&'static str, Value)>;
-    fn inputs(&self) -> &[String];
-    /// Whether it makes runs from nothing (and so takes no inputs).
-    fn is_source(&self) -> bool {
-        false
+    /// The stages it takes items from (none for a source).
+    fn inputs(&self) -> &[String] {
+        &[]
     }
-    /// For a source stage: its own time bounds at `now` (loads start from the earliest).
-    fn bounds(&self, _now: DateTime<Utc>) -> Option<Bounds> {
+    /// For a source stage: the projects and window it reads.
+    fn reach(&self) -> Option<&reach::Reach> {
         None
     }
+    /// Whether it makes items from nothing (and so takes no inputs).
+    fn is_source(&self) -> bool {
+        self.reach().is_some()
+    }
+    /// For a source stage: its own time bounds at `now` (loads start from the earliest).
+    fn bounds(&self, now: DateTime<Utc>) -> Option<Bounds> {
+        self.reach().map(|r| r.bounds(now))
+    }
     /// For a source stage: the projects it reads, by name (resolved before stages start).
-    fn projects(&self, _id: &str, _cx: &SourceContext) -> anyhow::Result<Vec<String>> {
-        Ok(vec![])
+    fn projects(&self, id: &str, cx: &SourceContext) -> anyhow::Result<Vec<String>> {
+        self.reach().map_or(Ok(vec![]), |r| r.project_names(id, cx))
     }
     fn produces(&self) -> Flow;
-    fn accepts(&self, flow: Flow) -> bool;
+    /// Whether it takes items of `flow` (a source takes none).
+    fn accepts(&self, _flow: Flow) -> bool {
+        false
+    }
     /// Whether its output runs are its input runs, so what its consumers read is read from
     /// its inputs too.
     fn passes_runs_through(&self) -> bool {
@@ -260,7 +270,9 @@ pub trait StageKind: std::fmt::Debug + Clone + PartialEq + Send + Sync + Sized +
         false
     }
     /// Run fields it reads from its input runs (they decide what queries `select`).
-    fn reads(&self) -> Vec<&'static str>;
+    fn reads(&self) -> Vec<&'static str> {
+        vec![]
+    }
     /// What its output items are, for progress lines.
     fn unit(&self) -> &'static str;
     fn start(&self, start: Start) -> BoxFuture<'static, anyhow::Result<()>>;

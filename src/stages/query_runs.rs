@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 use serde::Deserialize;
@@ -11,10 +10,10 @@ use serde_json::{Value, json};
 
 pub use super::reach::ProjectList;
 use super::reach::{Reach, check_filters};
-use super::{Bounds, Flow, Msg, Record, SourceContext, StageKind, Start, send};
+use super::{Flow, Msg, Record, SourceContext, StageKind, Start, send};
 use crate::langsmith::{Order, RunsQuery};
 use crate::located::Checks;
-use crate::located::schema::{boolean, kind, one_of_strings, select, string, string_list, table};
+use crate::located::schema::{boolean, kind, one_of_strings, select, string, string_list};
 use crate::located::variants_of;
 use crate::model::fields::RUN_TYPES;
 
@@ -148,60 +147,33 @@ impl StageKind for QueryRuns {
     }
 
     fn schema() -> Vec<(&'static str, Value)> {
-        vec![(
+        Reach::source_schema(
             Self::KIND,
-            table(
-                "Lists runs, like the SDK's list_runs (every argument).",
-                {
-                    let mut properties = json!({
-                    "type": kind(Self::KIND, "Lists runs from LangSmith."),
-                    "run_type": one_of_strings(RUN_TYPES, "Only runs of this type."),
-                    "is_root": boolean("Only root runs (true) or only child runs (false)."),
-                    "error": boolean("Only failed runs (true) or only successful ones (false)."),
-                    "filter": string("LangSmith filter on the runs, e.g. and(eq(name, \"x\"), gt(latency, 5))."),
-                    "trace_filter": string("Filter on each run's root run."),
-                    "tree_filter": string("Filter on any run of each run's trace."),
-                    "select": select("Fields to fetch; derived from what downstream stages read when omitted."),
-                    "order": one_of_strings(variants_of::<Order>(), "Order by start time."),
-                    "ids": string_list("Only these run ids."),
-                    "trace": string("Only runs of this trace id."),
-                    "parent_run": string("Only children of this run id."),
-                    "split_windows": boolean("Overrides [source].split_windows for this stage."),
-                    });
-                    Reach::schema(&mut properties);
-                    properties
-                },
-                &["type"],
-            ),
-        )]
+            "Lists runs, like the SDK's list_runs (every argument).",
+            json!({
+                "type": kind(Self::KIND, "Lists runs from LangSmith."),
+                "run_type": one_of_strings(RUN_TYPES, "Only runs of this type."),
+                "is_root": boolean("Only root runs (true) or only child runs (false)."),
+                "error": boolean("Only failed runs (true) or only successful ones (false)."),
+                "filter": string("LangSmith filter on the runs, e.g. and(eq(name, \"x\"), gt(latency, 5))."),
+                "trace_filter": string("Filter on each run's root run."),
+                "tree_filter": string("Filter on any run of each run's trace."),
+                "select": select("Fields to fetch; derived from what downstream stages read when omitted."),
+                "order": one_of_strings(variants_of::<Order>(), "Order by start time."),
+                "ids": string_list("Only these run ids."),
+                "trace": string("Only runs of this trace id."),
+                "parent_run": string("Only children of this run id."),
+                "split_windows": boolean("Overrides [source].split_windows for this stage."),
+            }),
+        )
     }
 
-    fn inputs(&self) -> &[String] {
-        &[]
-    }
-
-    fn is_source(&self) -> bool {
-        true
-    }
-
-    fn bounds(&self, now: DateTime<Utc>) -> Option<Bounds> {
-        Some(self.reach.bounds(now))
-    }
-
-    fn projects(&self, id: &str, cx: &SourceContext) -> anyhow::Result<Vec<String>> {
-        self.reach.project_names(id, cx)
+    fn reach(&self) -> Option<&Reach> {
+        Some(&self.reach)
     }
 
     fn produces(&self) -> Flow {
         Flow::Runs
-    }
-
-    fn accepts(&self, _flow: Flow) -> bool {
-        false
-    }
-
-    fn reads(&self) -> Vec<&'static str> {
-        vec![]
     }
 
     fn unit(&self) -> &'static str {

@@ -16,10 +16,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::reach::{ProjectList, Reach, check_filters, check_page_size};
-use super::{Bounds, Flow, Msg, SourceContext, StageKind, Start, send};
+use super::{Flow, Msg, StageKind, Start, send};
 use crate::langsmith::{Thread, ThreadTrace, ThreadTracesQuery, ThreadsQuery};
 use crate::located::Checks;
-use crate::located::schema::{integer, kind, string, table};
+use crate::located::schema::{integer, kind, string};
 use crate::model::ThreadRecord;
 use crate::model::summaries::ThreadNeeds;
 use crate::source::Source;
@@ -92,51 +92,26 @@ impl StageKind for QueryThreads {
     }
 
     fn schema() -> Vec<(&'static str, Value)> {
-        let mut properties = json!({
-            "type": kind(Self::KIND, "Lists conversation threads from LangSmith's v2 API."),
-            "filter": string("LangSmith filter on each trace's root run: which turns count."),
-            "thread_filter": string("Filter on each thread's summary (thread_id, start_time, total_tokens, latency, status, …)."),
-            "trace_filter": string("Only threads with a turn whose root run matches."),
-            "tree_filter": string("Only threads with a turn containing a matching run."),
-            "page_size": integer("Threads per request, at most 100 (default 100).", 1),
-        });
-        Reach::schema(&mut properties);
-        vec![(
+        Reach::source_schema(
             Self::KIND,
-            table(
-                "Lists conversation threads (root runs sharing a thread key) active in the window, one record each: turns, totals, first and last start; their turns when read (v2 threads/query, threads/{id}/traces).",
-                properties,
-                &["type"],
-            ),
-        )]
+            "Lists conversation threads (root runs sharing a thread key) active in the window, one record each: turns, totals, first and last start; their turns when read (v2 threads/query, threads/{id}/traces).",
+            json!({
+                "type": kind(Self::KIND, "Lists conversation threads from LangSmith's v2 API."),
+                "filter": string("LangSmith filter on each trace's root run: which turns count."),
+                "thread_filter": string("Filter on each thread's summary (thread_id, start_time, total_tokens, latency, status, …)."),
+                "trace_filter": string("Only threads with a turn whose root run matches."),
+                "tree_filter": string("Only threads with a turn containing a matching run."),
+                "page_size": integer("Threads per request, at most 100 (default 100).", 1),
+            }),
+        )
     }
 
-    fn inputs(&self) -> &[String] {
-        &[]
-    }
-
-    fn is_source(&self) -> bool {
-        true
-    }
-
-    fn bounds(&self, now: DateTime<Utc>) -> Option<Bounds> {
-        Some(self.reach.bounds(now))
-    }
-
-    fn projects(&self, id: &str, cx: &SourceContext) -> anyhow::Result<Vec<String>> {
-        self.reach.project_names(id, cx)
+    fn reach(&self) -> Option<&Reach> {
+        Some(&self.reach)
     }
 
     fn produces(&self) -> Flow {
         Flow::Threads
-    }
-
-    fn accepts(&self, _flow: Flow) -> bool {
-        false
-    }
-
-    fn reads(&self) -> Vec<&'static str> {
-        vec![]
     }
 
     fn unit(&self) -> &'static str {

@@ -12,10 +12,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::reach::{ProjectList, Reach, check_filters, check_page_size};
-use super::{Bounds, Flow, Msg, Record, SourceContext, StageKind, Start, send};
+use super::{Flow, Msg, Record, SourceContext, StageKind, Start, send};
 use crate::langsmith::{TraceAggregates, TracesQuery};
 use crate::located::Checks;
-use crate::located::schema::{integer, kind, select, string, string_list, table};
+use crate::located::schema::{integer, kind, select, string, string_list};
 use crate::model::summaries::TraceField;
 use crate::model::{Decimal, Maybe, Run, Timestamp, TraceTotals};
 
@@ -114,51 +114,26 @@ impl StageKind for QueryTraces {
     }
 
     fn schema() -> Vec<(&'static str, Value)> {
-        let mut properties = json!({
-            "type": kind(Self::KIND, "Lists traces (root runs with their trace's totals) from LangSmith's v2 API."),
-            "trace_filter": string("LangSmith filter on each trace's root run."),
-            "tree_filter": string("Filter on any run of each trace."),
-            "trace_ids": string_list("Only these traces."),
-            "select": select("Fields of the root runs; derived from what downstream stages read when omitted."),
-            "page_size": integer("Traces per request, at most 100 (default 100).", 1),
-        });
-        Reach::schema(&mut properties);
-        vec![(
+        Reach::source_schema(
             Self::KIND,
-            table(
-                "Lists traces: each trace's root run with total tokens, total cost and first token time over all its runs (v2 traces/query).",
-                properties,
-                &["type"],
-            ),
-        )]
+            "Lists traces: each trace's root run with total tokens, total cost and first token time over all its runs (v2 traces/query).",
+            json!({
+                "type": kind(Self::KIND, "Lists traces (root runs with their trace's totals) from LangSmith's v2 API."),
+                "trace_filter": string("LangSmith filter on each trace's root run."),
+                "tree_filter": string("Filter on any run of each trace."),
+                "trace_ids": string_list("Only these traces."),
+                "select": select("Fields of the root runs; derived from what downstream stages read when omitted."),
+                "page_size": integer("Traces per request, at most 100 (default 100).", 1),
+            }),
+        )
     }
 
-    fn inputs(&self) -> &[String] {
-        &[]
-    }
-
-    fn is_source(&self) -> bool {
-        true
-    }
-
-    fn bounds(&self, now: chrono::DateTime<chrono::Utc>) -> Option<Bounds> {
-        Some(self.reach.bounds(now))
-    }
-
-    fn projects(&self, id: &str, cx: &SourceContext) -> anyhow::Result<Vec<String>> {
-        self.reach.project_names(id, cx)
+    fn reach(&self) -> Option<&Reach> {
+        Some(&self.reach)
     }
 
     fn produces(&self) -> Flow {
         Flow::Traces
-    }
-
-    fn accepts(&self, _flow: Flow) -> bool {
-        false
-    }
-
-    fn reads(&self) -> Vec<&'static str> {
-        vec![]
     }
 
     fn unit(&self) -> &'static str {

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::{Bounds, SourceContext};
 use crate::located::Checks;
-use crate::located::schema::string;
+use crate::located::schema::{string, table};
 use crate::model::durations::TimeSpec;
 
 /// `project = "p"` or `project = ["p", "q"]`.
@@ -60,8 +60,18 @@ impl Reach {
         }
     }
 
+    /// A source stage's table schema: its own `properties` and `project`, `since`, `until`.
+    pub fn source_schema(
+        kind: &'static str,
+        description: &str,
+        mut properties: Value,
+    ) -> Vec<(&'static str, Value)> {
+        Reach::schema(&mut properties);
+        vec![(kind, table(description, properties, &["type"]))]
+    }
+
     /// The JSON Schema of `project`, `since` and `until`.
-    pub fn schema(properties: &mut Value) {
+    fn schema(properties: &mut Value) {
         properties["project"] = json!({
             "description": "Project name or names, overriding [source].project.",
             "oneOf": [{ "type": "string" }, { "type": "array", "items": { "type": "string" }, "minItems": 1 }],
