@@ -66,6 +66,21 @@ fn traces_and_threads_pipelines_match_sums_over_the_runs_and_read_typed_everywhe
         &["--project", "proj", "--set", "load.window=1d"],
         &api,
     );
+    // Turns read per thread give the same rows as turns read from one traces query.
+    common::run_30_days(
+        "threads.toml",
+        &out("threads-per-thread"),
+        &[
+            "--project",
+            "proj",
+            "--set",
+            "stages.threads.turns_from=per_thread",
+        ],
+        &api,
+    );
+    let threads = common::dataset_rows(&out("threads"));
+    assert!(threads.len() > 30, "{} threads", threads.len());
+    assert_eq!(common::dataset_rows(&out("threads-per-thread")), threads);
     let rows = common::dataset_rows(&out("traces"));
     assert!(rows.len() > 400, "{} traces", rows.len());
     assert_eq!(common::dataset_rows(&out("traces-daily")), rows);

@@ -2,10 +2,12 @@
 //! key), as LangSmith's v2 `POST /api/v2/threads/query` summarises the threads active in the
 //! window (turns, tokens, cost, errors, first and last start), pages of at most 100 on the
 //! v2 lane. Where a downstream stage reads the turns themselves (`thread.trace_ids`,
-//! `thread.first_inputs`, `thread.last_outputs`), each thread's traces are fetched too
-//! (`GET /api/v2/threads/{id}/traces`, several threads at once) and kept to the window, so a
-//! record describes the same turns its summary counts.
+//! `thread.first_inputs`, `thread.last_outputs`), they are read too, kept to the window so a
+//! record describes the turns its summary counts: by default from one `traces/query` over the
+//! window grouped by thread key, or (`turns_from = "per_thread"`) from each thread's
+//! `GET /api/v2/threads/{id}/traces`, several threads at once.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -13,15 +15,18 @@ use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt, TryStreamExt};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::reach::{ProjectList, Reach, check_filters, check_page_size};
 use super::{Flow, Msg, StageKind, Start, send};
-use crate::langsmith::{Thread, ThreadTrace, ThreadTracesQuery, ThreadsQuery};
+use crate::filter::RunFacts;
+use crate::langsmith::{Thread, ThreadTrace, ThreadTracesQuery, ThreadsQuery, TracesQuery};
 use crate::located::Checks;
-use crate::located::schema::{integer, kind, string};
-use crate::model::ThreadRecord;
+use crate::located::schema::{integer, kind, one_of_strings, string};
+use crate::located::variants_of;
 use crate::model::summaries::ThreadNeeds;
+use crate::model::{Run, ThreadRecord};
 use crate::source::Source;
 
 /// Threads whose turns are fetched at once.
@@ -46,6 +51,8 @@ pub struct Settings {
     pub tree_filter: Option<String>,
     /// Threads per request, 1 to 100 (default 100).
     pub page_size: Option<usize>,
+    /// Where the turns come from when they are read.
+    pub turns_from: Option<TurnsFrom>,
 }
 
 /// A query_threads stage, checked.
@@ -57,6 +64,7 @@ pub struct QueryThreads {
     trace_filter: Option<String>,
     tree_filter: Option<String>,
     page_size: usize,
+    turns_from: TurnsFrom,
 }
 
 impl StageKind for QueryThreads {
@@ -88,6 +96,7 @@ impl StageKind for QueryThreads {
             trace_filter: s.trace_filter,
             tree_filter: s.tree_filter,
             page_size: s.page_size.unwrap_or(100),
+            turns_from: s.turns_from.unwrap_or_default(),
         })
     }
 
@@ -102,6 +111,7 @@ impl StageKind for QueryThreads {
                 "trace_filter": string("Only threads with a turn whose root run matches."),
                 "tree_filter": string("Only threads with a turn containing a matching run."),
                 "page_size": integer("Threads per request, at most 100 (default 100).", 1),
+                "turns_from": one_of_strings(variants_of::<TurnsFrom>(), "Where turns come from when read (thread.trace_ids, first_inputs, last_outputs): one traces query over the window (traces, default) or one request per thread (per_thread)."),
             }),
         )
     }
@@ -123,6 +133,64 @@ impl StageKind for QueryThreads {
     }
 }
 
+/// How a thread's turns are read, where a downstream stage reads them.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TurnsFrom {
+    /// One traces query over the window (`ceil(traces / 100)` requests), turns grouped by
+    /// thread here: fewer requests wherever threads average more than one turn per hundred
+    /// traces, as conversations do.
+    #[default]
+    Traces,
+    /// One `threads/{id}/traces` request per thread (and page of 100 turns): fewer when a
+    /// filter keeps a few threads out of many traces.
+    PerThread,
+}
+
+/// One thread's turns in the window, as far as they are read.
+#[derive(Debug, Clone, Default)]
+struct Turns {
+    /// `(start µs, trace id)` of every turn.
+    ids: Vec<(Option<i64>, String)>,
+    first_inputs: Option<(Option<i64>, String, Option<Box<RawValue>>)>,
+    last_outputs: Option<(Option<i64>, String, Option<Box<RawValue>>)>,
+}
+
+impl Turns {
+    fn add(
+        &mut self,
+        start: Option<i64>,
+        id: String,
+        inputs: Option<Box<RawValue>>,
+        outputs: Option<Box<RawValue>>,
+    ) {
+        let key = (start, id.clone());
+        if self
+            .first_inputs
+            .as_ref()
+            .is_none_or(|(s, i, _)| key < (*s, i.clone()))
+        {
+            self.first_inputs = Some((start, id.clone(), inputs));
+        }
+        if self
+            .last_outputs
+            .as_ref()
+            .is_none_or(|(s, i, _)| key > (*s, i.clone()))
+        {
+            self.last_outputs = Some((start, id.clone(), outputs));
+        }
+        self.ids.push(key);
+    }
+
+    /// Onto `record`: trace ids in turn order, the first turn's inputs, the last's outputs.
+    fn fill(mut self, record: &mut ThreadRecord) {
+        self.ids.sort();
+        record.first_inputs = self.first_inputs.and_then(|(.., v)| v);
+        record.last_outputs = self.last_outputs.and_then(|(.., v)| v);
+        record.trace_ids = Some(self.ids.into_iter().map(|(_, id)| id).collect());
+    }
+}
+
 /// What one run of the stage asks of one project.
 #[derive(Clone)]
 struct Plan {
@@ -130,13 +198,108 @@ struct Plan {
     project_id: String,
     window: (DateTime<Utc>, Option<DateTime<Utc>>),
     filter: Option<String>,
-    /// What downstream stages read of the turns (nothing: no per-thread request).
+    /// What downstream stages read of the turns (nothing: no turn is read).
     needs: Vec<ThreadNeeds>,
 }
 
 impl Plan {
-    /// A thread as the summary gives it, with its turns in the window when they are read.
-    async fn record(self, thread: Thread) -> anyhow::Result<ThreadRecord> {
+    fn wants(&self, need: ThreadNeeds) -> bool {
+        self.needs.contains(&need)
+    }
+
+    fn in_window(&self, start: Option<DateTime<Utc>>) -> bool {
+        let (min, max) = self.window;
+        start.is_some_and(|s| s >= min && max.is_none_or(|m| s < m))
+    }
+
+    /// Every turn of every thread in the window, from one traces query: the roots' thread
+    /// keys as LangSmith groups threads (the run's `thread_id`, else metadata `session_id`,
+    /// `conversation_id` or `thread_id`).
+    async fn turns_by_thread(&self) -> anyhow::Result<HashMap<String, Turns>> {
+        let mut selects: Vec<String> = ["ID", "START_TIME", "THREAD_ID", "METADATA"]
+            .map(String::from)
+            .to_vec();
+        if self.wants(ThreadNeeds::Inputs) {
+            selects.push("INPUTS".into());
+        }
+        if self.wants(ThreadNeeds::Outputs) {
+            selects.push("OUTPUTS".into());
+        }
+        let mut pages = self.source.traces(TracesQuery {
+            project_id: self.project_id.clone(),
+            min_start_time: Some(self.window.0),
+            max_start_time: self.window.1,
+            selects,
+            // Which traces count as turns: `filter` is on each trace's root.
+            trace_filter: self.filter.clone(),
+            page_size: Some(100),
+            ..Default::default()
+        });
+        let mut out: HashMap<String, Turns> = HashMap::new();
+        while let Some(page) = pages.next().await {
+            for root in page?.into_iter().filter_map(|t| t.root_run) {
+                let key = RunFacts::from_run(&Run {
+                    thread_id: root.thread_id.clone(),
+                    metadata: root.metadata.clone(),
+                    extra: root.extra.clone(),
+                    ..Run::default()
+                })
+                .thread_id;
+                let Some(key) = key else { continue };
+                let start = root.start_time.value().map(|t| t.micros());
+                out.entry(key).or_default().add(
+                    start,
+                    root.id,
+                    root.inputs.into_value(),
+                    root.outputs.into_value(),
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// One thread's turns in the window, from its own traces.
+    async fn thread_turns(&self, thread_id: String) -> anyhow::Result<Turns> {
+        let mut selects = vec!["TRACE_ID".to_string(), "START_TIME".to_string()];
+        if self.wants(ThreadNeeds::Inputs) {
+            selects.push("INPUTS".into());
+        }
+        if self.wants(ThreadNeeds::Outputs) {
+            selects.push("OUTPUTS".into());
+        }
+        let all: Vec<ThreadTrace> = self
+            .source
+            .thread_traces(ThreadTracesQuery {
+                project_id: self.project_id.clone(),
+                thread_id,
+                selects,
+                filter: self.filter.clone(),
+                page_size: Some(100),
+                ..Default::default()
+            })
+            .try_concat()
+            .await?;
+        let mut turns = Turns::default();
+        // The endpoint has no window: keep the turns the summary counted.
+        for t in all.into_iter().filter(|t| self.in_window(t.start_time)) {
+            let Some(id) = t.trace_id else { continue };
+            turns.add(
+                t.start_time.map(|s| s.timestamp_micros()),
+                id,
+                t.inputs,
+                t.outputs,
+            );
+        }
+        Ok(turns)
+    }
+
+    /// A thread as the summary gives it, with its turns when they are read: from `collected`,
+    /// else fetched.
+    async fn record(
+        self,
+        thread: Thread,
+        collected: Option<Arc<HashMap<String, Turns>>>,
+    ) -> anyhow::Result<ThreadRecord> {
         let thread_id = thread.thread_id.clone().unwrap_or_default();
         let mut record = ThreadRecord {
             thread_id: thread_id.clone(),
@@ -152,46 +315,18 @@ impl Plan {
             last_error: thread.last_error,
             ..Default::default()
         };
-        if self.needs.is_empty() {
-            return Ok(record);
-        }
-        let mut selects = vec!["TRACE_ID".to_string(), "START_TIME".to_string()];
-        if self.needs.contains(&ThreadNeeds::Inputs) {
-            selects.push("INPUTS".into());
-        }
-        if self.needs.contains(&ThreadNeeds::Outputs) {
-            selects.push("OUTPUTS".into());
-        }
-        let turns: Vec<ThreadTrace> = self
-            .source
-            .thread_traces(ThreadTracesQuery {
-                project_id: self.project_id.clone(),
-                thread_id,
-                selects,
-                filter: self.filter.clone(),
-                page_size: Some(100),
-                ..Default::default()
-            })
-            .try_concat()
-            .await?;
-        // The endpoint has no window: keep the turns the summary counted.
-        let (min, max) = self.window;
-        let mut turns: Vec<ThreadTrace> = turns
-            .into_iter()
-            .filter(|t| {
-                t.start_time
-                    .is_some_and(|s| s >= min && max.is_none_or(|m| s < m))
-            })
-            .collect();
-        turns.sort_by(|a, b| (a.start_time, &a.trace_id).cmp(&(b.start_time, &b.trace_id)));
-        record.first_inputs = turns.first().and_then(|t| t.inputs.clone());
-        record.last_outputs = turns.last().and_then(|t| t.outputs.clone());
-        record.trace_ids = Some(turns.into_iter().filter_map(|t| t.trace_id).collect());
+        let turns = match (&collected, self.needs.is_empty()) {
+            (_, true) => return Ok(record),
+            (Some(all), false) => all.get(&thread_id).cloned().unwrap_or_default(),
+            (None, false) => self.thread_turns(thread_id).await?,
+        };
+        turns.fill(&mut record);
         Ok(record)
     }
 }
 
-/// Each project's threads, page by page, their turns fetched several threads at once.
+/// Each project's threads, page by page; their turns read first from one traces query, or
+/// per thread, several threads at once.
 async fn run(stage: QueryThreads, start: Start) -> anyhow::Result<()> {
     let Start {
         source,
@@ -213,6 +348,14 @@ async fn run(stage: QueryThreads, start: Start) -> anyhow::Result<()> {
             filter: stage.filter.clone(),
             needs: needs.clone(),
         };
+        let collected = match stage.turns_from {
+            TurnsFrom::Traces if !needs.is_empty() => Some(Arc::new(
+                plan.turns_by_thread()
+                    .await
+                    .with_context(|| format!("stage {id:?}"))?,
+            )),
+            TurnsFrom::Traces | TurnsFrom::PerThread => None,
+        };
         let mut pages = source.threads(ThreadsQuery {
             project_id,
             min_start_time: Some(window.0),
@@ -226,7 +369,7 @@ async fn run(stage: QueryThreads, start: Start) -> anyhow::Result<()> {
         while let Some(page) = pages.next().await {
             let page = page.with_context(|| format!("stage {id:?}"))?;
             let records: Vec<ThreadRecord> = futures::stream::iter(page)
-                .map(|thread| plan.clone().record(thread))
+                .map(|thread| plan.clone().record(thread, collected.clone()))
                 .buffered(TURN_FETCHES)
                 .try_collect()
                 .await
