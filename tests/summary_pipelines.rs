@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use runlake::emulator::{Deployment, EmulatorConfig};
@@ -22,9 +22,22 @@ fn runlake(pipeline: &str, out: &Path, extra: &[&str], env: &[(&str, &str)]) -> 
     c
 }
 
-/// Rows per table, from `--json`'s summary.
-fn rows_loaded(stdout: &[u8]) -> u64 {
-    let summary: serde_json::Value = serde_json::from_slice(stdout).unwrap();
+/// `runlake run … --json` (see [`runlake`]), which must succeed: its summary.
+fn run_json(pipeline: &str, out: &Path, extra: &[&str], env: &[(&str, &str)]) -> serde_json::Value {
+    let output = runlake(pipeline, out, extra, env)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// Rows written, from a `--json` summary.
+fn rows_loaded(summary: &serde_json::Value) -> u64 {
     summary["windows"]
         .as_array()
         .unwrap()
@@ -34,17 +47,27 @@ fn rows_loaded(stdout: &[u8]) -> u64 {
         .sum()
 }
 
+/// A generated project `proj` of `traces` traces over the 30 days before `NOW`, served.
+fn served_project(dir: &Path, traces: usize, seed: u64) -> (PathBuf, common::Served) {
+    let mut sample = SampleConfig::new("proj", traces, seed);
+    sample.days = 30;
+    let file = common::sample_file(dir, &sample);
+    let served = common::serve(&[("proj", &file)], EmulatorConfig::default());
+    (file, served)
+}
+
+fn api(served: &common::Served) -> [(&'static str, &str); 2] {
+    [
+        ("LANGSMITH_ENDPOINT", served.url.as_str()),
+        ("LANGSMITH_API_KEY", "k"),
+    ]
+}
+
 #[test]
 fn traces_and_threads_pipelines_match_sums_over_the_runs_and_read_typed_everywhere() {
     let dir = tempfile::tempdir().unwrap();
-    let mut sample = SampleConfig::new("proj", 600, 14);
-    sample.days = 30;
-    let file = common::sample_file(dir.path(), &sample);
-    let served = common::serve(&[("proj", &file)], EmulatorConfig::default());
-    let api = [
-        ("LANGSMITH_ENDPOINT", served.url.as_str()),
-        ("LANGSMITH_API_KEY", "k"),
-    ];
+    let (file, served) = served_project(dir.path(), 600, 14);
+    let api = api(&served);
     let out = |name: &str| dir.path().join(name);
     common::run_30_days("traces.toml", &out("traces"), &["--project", "proj"], &api);
     common::run_30_days(
@@ -105,15 +128,9 @@ fn traces_and_threads_pipelines_match_sums_over_the_runs_and_read_typed_everywhe
 #[test]
 fn incremental_loads_continue_where_the_last_one_stopped() {
     let dir = tempfile::tempdir().unwrap();
-    let mut sample = SampleConfig::new("proj", 200, 15);
-    sample.days = 30;
-    let file = common::sample_file(dir.path(), &sample);
+    let (file, served) = served_project(dir.path(), 200, 15);
     let runs = common::read_runs(&file);
-    let served = common::serve(&[("proj", &file)], EmulatorConfig::default());
-    let api = [
-        ("LANGSMITH_ENDPOINT", served.url.as_str()),
-        ("LANGSMITH_API_KEY", "k"),
-    ];
+    let api = api(&served);
     let out = dir.path().join("traces");
     // The first load starts at the stage's `since` (30 days before its now), the second
     // where the first stopped; `[load] lag` is 0.
@@ -135,15 +152,7 @@ fn incremental_loads_continue_where_the_last_one_stopped() {
         ("2026-10-20T00:00:00Z", "2026-09-20T00:00:00Z"),
         (NOW, "2026-10-20T00:00:00Z"),
     ] {
-        let output = runlake("traces.toml", &out, &["--now", now, "--json"], &api)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let rows = rows_loaded(&output.stdout);
+        let rows = rows_loaded(&run_json("traces.toml", &out, &["--now", now], &api));
         assert_eq!(rows, roots_between(from, now), "load up to {now}");
         assert!(rows > 0, "up to {now}");
         loaded += rows;
@@ -257,4 +266,55 @@ fn a_flatten_fed_items_its_columns_cannot_read_is_refused_where_it_is_written() 
             .any(|m| m.starts_with("p.toml:7:20: stages.q.trace_filter: bad filter")),
         "{e:?}"
     );
+}
+
+#[test]
+fn a_threads_turns_are_requested_only_when_a_column_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (file, served) = served_project(dir.path(), 250, 17);
+    let api = api(&served);
+    let pipeline = |columns: &str| {
+        let path = dir.path().join(format!("p{}.toml", columns.len()));
+        std::fs::write(
+            &path,
+            format!(
+                "[stages.threads]\ntype = \"query_threads\"\n\n[stages.rows]\ntype = \"flatten\"\ninputs = [\"threads\"]\ncolumns = [{columns}]\n\n[sinks.out]\ntype = \"parquet\"\ninputs = [\"rows\"]\n"
+            ),
+        )
+        .unwrap();
+        path
+    };
+    // Requests the emulator answered for one run, and the rows written.
+    let requests = |path: &Path, extra: &[&str]| {
+        let out = dir.path().join("out");
+        let _ = std::fs::remove_dir_all(&out);
+        let mut args = vec!["--now", NOW, "--since", "30d"];
+        args.extend(extra);
+        let summary = run_json(path.to_str().unwrap(), &out, &args, &api);
+        (
+            summary["requests"]["requests"].as_u64().unwrap(),
+            rows_loaded(&summary),
+        )
+    };
+    let summary_only = pipeline(
+        r#"{ name = "t", from = "thread.thread_id" }, { name = "n", from = "thread.turns" }"#,
+    );
+    let with_turns = pipeline(
+        r#"{ name = "t", from = "thread.thread_id" }, { name = "ids", from = "thread.trace_ids" }"#,
+    );
+    let (base, threads) = requests(&summary_only, &[]);
+    assert!(threads > 20, "{threads} threads");
+    let roots = common::read_runs(&file)
+        .iter()
+        .filter(|r| r["parent_run_id"].is_null())
+        .count() as u64;
+    // Turns from one traces query: its pages of 100 (every root started in the window).
+    let (by_traces, rows) = requests(&with_turns, &[]);
+    assert_eq!((by_traces, rows), (base + roots.div_ceil(100), threads));
+    // Turns per thread: one request each (no thread has 100 turns here).
+    let (per_thread, rows) = requests(
+        &with_turns,
+        &["--set", "stages.threads.turns_from=per_thread"],
+    );
+    assert_eq!((per_thread, rows), (base + threads, threads));
 }

@@ -204,3 +204,42 @@ async fn run(stage: QueryTraces, start: Start) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Stage;
+    use crate::topology::{derive_select, source_context};
+
+    /// The v2 selects of the `traces` stage of a pipeline whose flatten has `columns`.
+    fn selects(columns: &str) -> Vec<String> {
+        let src = format!(
+            "[source]\nproject = \"p\"\n[stages.traces]\ntype = \"query_traces\"\n[stages.rows]\ntype = \"flatten\"\ninputs = [\"traces\"]\ncolumns = [{columns}]\n[sinks.out]\ntype = \"parquet\"\ninputs = [\"rows\"]\npath = \"o\"\n"
+        );
+        let p = crate::config::parse(std::path::Path::new("p.toml"), &src, &|_| None).unwrap();
+        let Stage::QueryTraces(stage) = &p.stages["traces"] else {
+            panic!("a query_traces stage");
+        };
+        let cx = source_context(&p, &Default::default());
+        let select = derive_select(&p, "traces", &["trace_id"]);
+        stage.query("pid".into(), &cx, &select).selects
+    }
+
+    #[test]
+    fn selects_are_what_downstream_reads_plus_the_totals() {
+        let narrow = selects(r#"{ name = "n", from = "name" }"#);
+        assert!(narrow.iter().any(|s| s == "NAME"), "{narrow:?}");
+        for total in ["TOTAL_TOKENS", "TOTAL_COST", "FIRST_TOKEN_TIME"] {
+            assert!(narrow.iter().any(|s| s == total), "{narrow:?}");
+        }
+        for payload in ["INPUTS", "OUTPUTS", "EXTRA", "TAGS"] {
+            assert!(!narrow.iter().any(|s| s == payload), "{narrow:?}");
+        }
+        let wide = selects(
+            r#"{ name = "q", from = "inputs.question" }, { name = "m", from = "metadata" }, { name = "l", from = "latency" }"#,
+        );
+        for field in ["INPUTS", "EXTRA", "END_TIME", "START_TIME"] {
+            assert!(wide.iter().any(|s| s == field), "{wide:?}");
+        }
+        assert!(!wide.iter().any(|s| s == "OUTPUTS"), "{wide:?}");
+    }
+}
