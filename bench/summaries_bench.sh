@@ -7,7 +7,7 @@
 #   traces:  query_traces                      vs query_runs (every run) + group_by_trace
 #            (first token times) + fetch_roots (the roots carry the rolled-up totals), on v2
 #            and on v1;
-#   threads: query_threads (turns from one traces query, or per thread) vs query_runs of the
+#   threads: query_threads (turns from one runs query of the roots, or per thread) vs query_runs of the
 #            roots with their thread keys, on v2 and v1 (the grouping into threads is then
 #            left to SQL: runlake has no group-by-thread stage).
 # Prints wall time, requests and 429s as the emulator counted them, and rows written.
@@ -100,7 +100,7 @@ side() { # label, pipeline file, extra flags...
 side "traces.toml (v2 traces/query)" pipelines/traces.toml
 side "traces by runs + group_by_trace, v2" "$TMP/traces_by_runs.toml"
 side "traces by runs + group_by_trace, v1" "$TMP/traces_by_runs.toml" --set source.api=v1
-side "threads.toml (turns from traces/query)" pipelines/threads.toml
+side "threads.toml (turns from a roots query)" pipelines/threads.toml
 side "threads.toml (turns per thread)" pipelines/threads.toml --set stages.threads.turns_from=per_thread
 side "thread roots by runs (no grouping), v2" "$TMP/threads_by_runs.toml"
 side "thread roots by runs (no grouping), v1" "$TMP/threads_by_runs.toml" --set source.api=v1

@@ -89,7 +89,7 @@ fn traces_and_threads_pipelines_match_sums_over_the_runs_and_read_typed_everywhe
         &["--project", "proj", "--set", "load.window=1d"],
         &api,
     );
-    // Turns read per thread give the same rows as turns read from one traces query.
+    // Turns read per thread give the same rows as turns read from one runs query of roots.
     common::run_30_days(
         "threads.toml",
         &out("threads-per-thread"),
@@ -308,9 +308,10 @@ fn a_threads_turns_are_requested_only_when_a_column_reads_them() {
         .iter()
         .filter(|r| r["parent_run_id"].is_null())
         .count() as u64;
-    // Turns from one traces query: its pages of 100 (every root started in the window).
-    let (by_traces, rows) = requests(&with_turns, &[]);
-    assert_eq!((by_traces, rows), (base + roots.div_ceil(100), threads));
+    // Turns from one runs query of the roots: `/info` (read once to choose the runs API) and
+    // v2's pages of 1,000 (every root started in the window).
+    let (by_roots, rows) = requests(&with_turns, &[]);
+    assert_eq!((by_roots, rows), (base + 1 + roots.div_ceil(1000), threads));
     // Turns per thread: one request each (no thread has 100 turns here).
     let (per_thread, rows) = requests(
         &with_turns,

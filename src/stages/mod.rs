@@ -275,6 +275,10 @@ pub trait StageKind: std::fmt::Debug + Clone + PartialEq + Send + Sync + Sized +
     }
     /// What its output items are, for progress lines.
     fn unit(&self) -> &'static str;
+    /// What it asks of its source beyond a runs query, for `runlake plan` (`None`: nothing).
+    fn describe(&self) -> Option<String> {
+        None
+    }
     fn start(&self, start: Start) -> BoxFuture<'static, anyhow::Result<()>>;
 }
 
@@ -291,6 +295,7 @@ trait AnyStage {
     fn needs_traces(&self) -> bool;
     fn reads(&self) -> Vec<&'static str>;
     fn unit(&self) -> &'static str;
+    fn describe(&self) -> Option<String>;
     fn start(&self, start: Start) -> BoxFuture<'static, anyhow::Result<()>>;
 }
 
@@ -327,6 +332,9 @@ impl<T: StageKind> AnyStage for T {
     }
     fn unit(&self) -> &'static str {
         StageKind::unit(self)
+    }
+    fn describe(&self) -> Option<String> {
+        StageKind::describe(self)
     }
     fn start(&self, start: Start) -> BoxFuture<'static, anyhow::Result<()>> {
         StageKind::start(self, start)
@@ -426,6 +434,9 @@ impl Stage {
     }
     pub fn unit(&self) -> &'static str {
         self.any().unit()
+    }
+    pub fn describe(&self) -> Option<String> {
+        self.any().describe()
     }
     pub fn start(&self, start: Start) -> BoxFuture<'static, anyhow::Result<()>> {
         self.any().start(start)

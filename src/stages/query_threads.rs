@@ -3,15 +3,16 @@
 //! window (turns, tokens, cost, errors, first and last start), pages of at most 100 on the
 //! v2 lane. Where a downstream stage reads the turns themselves (`thread.trace_ids`,
 //! `thread.first_inputs`, `thread.last_outputs`), they are read too, kept to the window so a
-//! record describes the turns its summary counts: by default from one `traces/query` over the
-//! window grouped by thread key, or (`turns_from = "per_thread"`) from each thread's
-//! `GET /api/v2/threads/{id}/traces`, several threads at once.
+//! record describes the turns its summary counts: by default from one runs query of the
+//! window's root runs (pages of 1,000 on v2) grouped by thread key, or
+//! (`turns_from = "per_thread"`) from each thread's `GET /api/v2/threads/{id}/traces`, several
+//! threads at once.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::Context;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt, TryStreamExt};
 use serde::Deserialize;
@@ -21,12 +22,12 @@ use serde_json::{Value, json};
 use super::reach::{ProjectList, Reach, check_filters, check_page_size};
 use super::{Flow, Msg, StageKind, Start, send};
 use crate::filter::RunFacts;
-use crate::langsmith::{Thread, ThreadTrace, ThreadTracesQuery, ThreadsQuery, TracesQuery};
+use crate::langsmith::{RunsQuery, Thread, ThreadTrace, ThreadTracesQuery, ThreadsQuery};
 use crate::located::Checks;
 use crate::located::schema::{integer, kind, one_of_strings, string};
 use crate::located::variants_of;
 use crate::model::summaries::ThreadNeeds;
-use crate::model::{Run, ThreadRecord};
+use crate::model::{RejectedRuns, Run, ThreadRecord};
 use crate::source::Source;
 
 /// Threads whose turns are fetched at once.
@@ -111,7 +112,7 @@ impl StageKind for QueryThreads {
                 "trace_filter": string("Only threads with a turn whose root run matches."),
                 "tree_filter": string("Only threads with a turn containing a matching run."),
                 "page_size": integer("Threads per request, at most 100 (default 100).", 1),
-                "turns_from": one_of_strings(variants_of::<TurnsFrom>(), "Where turns come from when read (thread.trace_ids, first_inputs, last_outputs): one traces query over the window (traces, default) or one request per thread (per_thread)."),
+                "turns_from": one_of_strings(variants_of::<TurnsFrom>(), "Where turns come from when read (thread.trace_ids, first_inputs, last_outputs): one runs query of the window's root runs (roots, default) or one request per thread (per_thread)."),
             }),
         )
     }
@@ -128,6 +129,18 @@ impl StageKind for QueryThreads {
         "threads"
     }
 
+    fn describe(&self) -> Option<String> {
+        let turns = match self.turns_from {
+            TurnsFrom::Roots => "one runs query of the window's root runs (pages of 1,000 on v2)",
+            TurnsFrom::PerThread => "GET /api/v2/threads/{id}/traces, one request per thread",
+        };
+        Some(format!(
+            "v2 POST /api/v2/threads/query per project: pages of {} threads; turns, when a \
+             column reads them, from {turns}; needs LangSmith's v2 API",
+            self.page_size
+        ))
+    }
+
     fn start(&self, start: Start) -> BoxFuture<'static, anyhow::Result<()>> {
         run(self.clone(), start).boxed()
     }
@@ -137,11 +150,11 @@ impl StageKind for QueryThreads {
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum TurnsFrom {
-    /// One traces query over the window (`ceil(traces / 100)` requests), turns grouped by
-    /// thread here: fewer requests wherever threads average more than one turn per hundred
-    /// traces, as conversations do.
+    /// One runs query of the window's root runs (pages of 1,000 on v2), grouped by thread
+    /// key here: the fewest requests wherever threads average more than one turn per
+    /// thousand traces, as conversations do.
     #[default]
-    Traces,
+    Roots,
     /// One `threads/{id}/traces` request per thread (and page of 100 turns): fewer when a
     /// filter keeps a few threads out of many traces.
     PerThread,
@@ -212,40 +225,49 @@ impl Plan {
         start.is_some_and(|s| s >= min && max.is_none_or(|m| s < m))
     }
 
-    /// Every turn of every thread in the window, from one traces query: the roots' thread
-    /// keys as LangSmith groups threads (the run's `thread_id`, else metadata `session_id`,
-    /// `conversation_id` or `thread_id`).
-    async fn turns_by_thread(&self) -> anyhow::Result<HashMap<String, Turns>> {
-        let mut selects: Vec<String> = ["ID", "START_TIME", "THREAD_ID", "METADATA"]
+    /// Every turn of every thread in the window, from one runs query of the root runs: their
+    /// thread keys as LangSmith groups threads (the run's `thread_id`, else metadata
+    /// `session_id`, `conversation_id` or `thread_id`).
+    async fn turns_by_thread(
+        &self,
+        rejected: &RejectedRuns,
+    ) -> anyhow::Result<HashMap<String, Turns>> {
+        let mut select: Vec<String> = ["id", "start_time", "thread_id", "extra"]
             .map(String::from)
             .to_vec();
         if self.wants(ThreadNeeds::Inputs) {
-            selects.push("INPUTS".into());
+            select.push("inputs".into());
         }
         if self.wants(ThreadNeeds::Outputs) {
-            selects.push("OUTPUTS".into());
+            select.push("outputs".into());
         }
-        let mut pages = self.source.traces(TracesQuery {
-            project_id: self.project_id.clone(),
-            min_start_time: Some(self.window.0),
-            max_start_time: self.window.1,
-            selects,
+        let query = RunsQuery {
+            projects: vec![self.project_id.clone()],
+            is_root: Some(true),
+            start_time: Some(self.window.0),
+            // Runs queries take the end inclusive, to the µs.
+            end_time: self.window.1.map(|m| m - TimeDelta::microseconds(1)),
             // Which traces count as turns: `filter` is on each trace's root.
-            trace_filter: self.filter.clone(),
-            page_size: Some(100),
-            ..Default::default()
-        });
+            filter: self.filter.clone(),
+            select,
+            ..RunsQuery::default()
+        };
+        let mut pages = self.source.query(query, false);
         let mut out: HashMap<String, Turns> = HashMap::new();
         while let Some(page) = pages.next().await {
-            for root in page?.into_iter().filter_map(|t| t.root_run) {
-                let key = RunFacts::from_run(&Run {
+            let page = page?;
+            let too_many = rejected.add(page.rejected);
+            for root in page.runs {
+                let Some(key) = RunFacts::from_run(&Run {
                     thread_id: root.thread_id.clone(),
                     metadata: root.metadata.clone(),
                     extra: root.extra.clone(),
                     ..Run::default()
                 })
-                .thread_id;
-                let Some(key) = key else { continue };
+                .thread_id
+                else {
+                    continue;
+                };
                 let start = root.start_time.value().map(|t| t.micros());
                 out.entry(key).or_default().add(
                     start,
@@ -254,6 +276,7 @@ impl Plan {
                     root.outputs.into_value(),
                 );
             }
+            too_many?;
         }
         Ok(out)
     }
@@ -325,8 +348,8 @@ impl Plan {
     }
 }
 
-/// Each project's threads, page by page; their turns read first from one traces query, or
-/// per thread, several threads at once.
+/// Each project's threads; their turns read from one runs query of the roots, or per
+/// thread, several threads at once; sent on in pages.
 async fn run(stage: QueryThreads, start: Start) -> anyhow::Result<()> {
     let Start {
         source,
@@ -335,6 +358,7 @@ async fn run(stage: QueryThreads, start: Start) -> anyhow::Result<()> {
         counter,
         context,
         select,
+        rejected,
         ..
     } = start;
     let needs = ThreadNeeds::read_by(&select);
@@ -348,14 +372,6 @@ async fn run(stage: QueryThreads, start: Start) -> anyhow::Result<()> {
             filter: stage.filter.clone(),
             needs: needs.clone(),
         };
-        let collected = match stage.turns_from {
-            TurnsFrom::Traces if !needs.is_empty() => Some(Arc::new(
-                plan.turns_by_thread()
-                    .await
-                    .with_context(|| format!("stage {id:?}"))?,
-            )),
-            TurnsFrom::Traces | TurnsFrom::PerThread => None,
-        };
         let mut pages = source.threads(ThreadsQuery {
             project_id,
             min_start_time: Some(window.0),
@@ -366,18 +382,33 @@ async fn run(stage: QueryThreads, start: Start) -> anyhow::Result<()> {
             tree_filter: stage.tree_filter.clone(),
             page_size: Some(stage.page_size),
         });
+        // Every summary first (a thread is small): no turn is read for a project without
+        // threads, nor before the deployment has answered the threads query.
+        let mut threads: Vec<Thread> = vec![];
         while let Some(page) = pages.next().await {
-            let page = page.with_context(|| format!("stage {id:?}"))?;
-            let records: Vec<ThreadRecord> = futures::stream::iter(page)
-                .map(|thread| plan.clone().record(thread, collected.clone()))
-                .buffered(TURN_FETCHES)
-                .try_collect()
-                .await
+            threads.extend(page.with_context(|| format!("stage {id:?}"))?);
+        }
+        if threads.is_empty() {
+            continue;
+        }
+        let collected = match stage.turns_from {
+            TurnsFrom::Roots if !needs.is_empty() => Some(Arc::new(
+                plan.turns_by_thread(&rejected)
+                    .await
+                    .with_context(|| format!("stage {id:?}"))?,
+            )),
+            TurnsFrom::Roots | TurnsFrom::PerThread => None,
+        };
+        let mut records = futures::stream::iter(threads)
+            .map(|thread| plan.clone().record(thread, collected.clone()))
+            .buffered(TURN_FETCHES)
+            .try_chunks(stage.page_size);
+        while let Some(chunk) = records.next().await {
+            let chunk = chunk
+                .map_err(|e| e.1)
                 .with_context(|| format!("stage {id:?}"))?;
-            counter.add_out(records.len());
-            if !records.is_empty() {
-                send(&outputs, Msg::Threads(Arc::new(records))).await?;
-            }
+            counter.add_out(chunk.len());
+            send(&outputs, Msg::Threads(Arc::new(chunk))).await?;
         }
     }
     Ok(())

@@ -140,6 +140,14 @@ impl StageKind for QueryTraces {
         "traces"
     }
 
+    fn describe(&self) -> Option<String> {
+        Some(format!(
+            "v2 POST /api/v2/traces/query per project: pages of {} traces with their totals \
+             (ceil(traces / {}) requests, whatever their runs); needs LangSmith's v2 API",
+            self.page_size, self.page_size
+        ))
+    }
+
     fn start(&self, start: Start) -> BoxFuture<'static, anyhow::Result<()>> {
         run(self.clone(), start).boxed()
     }
