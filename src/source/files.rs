@@ -3,7 +3,8 @@
 //! of them, on disk or under an object-storage prefix. Queries run through the emulator's
 //! engine and its v1 rendering, so a pipeline over the files gives exactly the rows it gives
 //! against `runlake emulate` serving them: same windows, ids, filters, trace and tree
-//! filters, `select`. No request to LangSmith. v2 trace and thread queries are refused.
+//! filters, `select`. No request to LangSmith. v2's trace and thread queries are answered
+//! offline too (module `summaries`).
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::BufRead;
@@ -15,7 +16,7 @@ use anyhow::{Context, bail};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 
-use super::RunSource;
+use super::{RunSource, summaries};
 use crate::filter::Expr;
 use crate::langsmith::StatsSnapshot;
 use crate::langsmith::fields::{V1_DEFAULT, V1_SELECTABLE};
@@ -234,15 +235,22 @@ impl FileSource {
         Ok((runs, page.next))
     }
 
-    /// Run files replay runs only: a trace or thread stage is refused, naming what serves it.
-    fn no_summaries<T: Send + 'static>(&self, stage: &str) -> ItemStream<T> {
-        let e = ClientError::Unsupported(format!(
-            "a {stage} stage reads LangSmith's v2 traces and threads API, which run files \
-             (--from {}) do not replay: serve them with `runlake emulate --data NAME=FILE` and \
-             point LANGSMITH_ENDPOINT at it, or export runs (query_runs + group_by_trace)",
-            self.inner.origin
-        ));
-        Box::pin(futures::stream::once(futures::future::ready(Err(e))))
+    /// One page: what `answer` computes over the project `id`, offline.
+    fn answer<T: Send + 'static>(
+        &self,
+        id: &str,
+        answer: impl FnOnce(&runstore::Project) -> Result<Vec<T>, ClientError>,
+    ) -> ItemStream<T> {
+        let items = self
+            .inner
+            .store
+            .project_by_id(id)
+            .ok_or_else(|| self.not_found(id))
+            .and_then(answer);
+        if let Ok(items) = &items {
+            self.inner.stats.runs(items.len());
+        }
+        Box::pin(futures::stream::once(futures::future::ready(items)))
     }
 
     fn not_found(&self, name: &str) -> ClientError {
@@ -263,20 +271,22 @@ struct Compiled {
     select: Vec<String>,
 }
 
+/// A query's filter, parsed (none when empty), or the API's 400.
+pub(super) fn parse(name: &str, text: &Option<String>) -> Result<Option<Expr>, ClientError> {
+    text.as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            crate::filter::parse(t).map_err(|e| ClientError::BadRequest {
+                status: 400,
+                detail: format!("invalid {name} {t:?}: {e}"),
+            })
+        })
+        .transpose()
+}
+
 impl Compiled {
     fn new(q: &RunsQuery) -> Result<Compiled, ClientError> {
-        let parse = |name: &str, text: &Option<String>| {
-            text.as_deref()
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .map(|t| {
-                    crate::filter::parse(t).map_err(|e| ClientError::BadRequest {
-                        status: 400,
-                        detail: format!("invalid {name} {t:?}: {e}"),
-                    })
-                })
-                .transpose()
-        };
         let select = if q.select.is_empty() {
             V1_DEFAULT.iter().map(|s| s.to_string()).collect()
         } else {
@@ -332,16 +342,16 @@ impl RunSource for FileSource {
         futures::future::ready(Ok(PAGE)).boxed()
     }
 
-    fn traces(&self, _query: TracesQuery) -> ItemStream<Trace> {
-        self.no_summaries("query_traces")
+    fn traces(&self, query: TracesQuery) -> ItemStream<Trace> {
+        self.answer(&query.project_id, |p| summaries::traces(p, &query))
     }
 
-    fn threads(&self, _query: ThreadsQuery) -> ItemStream<Thread> {
-        self.no_summaries("query_threads")
+    fn threads(&self, query: ThreadsQuery) -> ItemStream<Thread> {
+        self.answer(&query.project_id, |p| summaries::threads(p, &query))
     }
 
-    fn thread_traces(&self, _query: ThreadTracesQuery) -> ItemStream<ThreadTrace> {
-        self.no_summaries("query_threads")
+    fn thread_traces(&self, query: ThreadTracesQuery) -> ItemStream<ThreadTrace> {
+        self.answer(&query.project_id, |p| summaries::thread_traces(p, &query))
     }
 
     fn stats(&self) -> StatsSnapshot {

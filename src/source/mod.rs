@@ -1,11 +1,12 @@
 //! Where a pipeline's runs come from, behind one small trait: the LangSmith API (v2 or v1,
 //! [`langsmith`]) or captured run files replayed offline ([`files`]). Stages see only
 //! [`RunSource`]; they never know which. Besides runs, a source answers v2's trace and thread
-//! queries (run files replay runs only and refuse them, naming what serves them).
+//! queries (run files compute them offline, as the emulator does).
 
 mod bulk_export;
 pub mod files;
 mod langsmith;
+mod summaries;
 
 use std::sync::Arc;
 use std::time::Duration;
