@@ -19,8 +19,7 @@ cargo build --release --quiet
 BIN=$PWD/target/release/runlake
 PY=$PWD/.venv/bin/python
 TMP=$(mktemp -d)
-EMUS=()
-trap 'kill "${EMUS[@]}" 2>/dev/null || true; rm -rf "$TMP"' EXIT
+trap 'kill $(cat "$TMP/emulators" 2>/dev/null) 2>/dev/null || true; rm -rf "$TMP"' EXIT
 NOW=2026-11-01T00:10:00Z
 $BIN -q generate --project my-project --traces "$TRACES" --seed 3 --days 30 --end 2026-11-01T00:00:00Z --out "$TMP/runs.jsonl"
 echo "data: $(wc -l < "$TMP/runs.jsonl") runs in $TRACES traces over 30 days"

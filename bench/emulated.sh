@@ -1,13 +1,13 @@
-# Shared by the benches that run against emulated deployments (sourced; needs BIN, PY, TMP,
-# and an EMUS array the caller's trap kills): start an emulator, count what it answered,
-# time one side.
+# Shared by the benches that run against emulated deployments (sourced; needs BIN, PY, TMP):
+# start an emulator (its pid goes to $TMP/emulators, which the caller's trap kills: `emulate`
+# runs in a command substitution, a subshell), count what it answered, time one side.
 
 emulate() { # runs-file, emulate flags... → prints the URL
   local data=$1 out
   shift
   out=$(mktemp -p "$TMP")
   $BIN -q emulate --port 0 --data "my-project=$data" "$@" > "$out" &
-  EMUS+=($!)
+  echo $! >> "$TMP/emulators"
   for _ in $(seq 600); do [ -s "$out" ] && break; sleep 0.1; done
   head -1 "$out"
 }

@@ -21,8 +21,7 @@ if [ "$PROFILE" = release ]; then cargo build --release --quiet; else cargo buil
 BIN=$PWD/target/$PROFILE/runlake
 PY=$PWD/.venv/bin/python
 TMP=$(mktemp -d)
-EMUS=()
-trap 'kill "${EMUS[@]}" 2>/dev/null || true; rm -rf "$TMP"' EXIT
+trap 'kill $(cat "$TMP/emulators" 2>/dev/null) 2>/dev/null || true; rm -rf "$TMP"' EXIT
 source bench/emulated.sh
 NOW=2026-11-01T00:10:00Z
 $BIN -q generate --project my-project --traces "$TRACES" --seed 3 --days 30 --end 2026-11-01T00:00:00Z --out "$TMP/runs.jsonl"
