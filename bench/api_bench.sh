@@ -19,26 +19,12 @@ cargo build --release --quiet
 BIN=$PWD/target/release/runlake
 PY=$PWD/.venv/bin/python
 TMP=$(mktemp -d)
-EMUS=()
-trap 'kill "${EMUS[@]}" 2>/dev/null || true; rm -rf "$TMP"' EXIT
+trap 'kill $(cat "$TMP/emulators" 2>/dev/null) 2>/dev/null || true; rm -rf "$TMP"' EXIT
 NOW=2026-11-01T00:10:00Z
 $BIN -q generate --project my-project --traces "$TRACES" --seed 3 --days 30 --end 2026-11-01T00:00:00Z --out "$TMP/runs.jsonl"
 echo "data: $(wc -l < "$TMP/runs.jsonl") runs in $TRACES traces over 30 days"
 
-emulate() { # deployment flags... → prints the URL
-  local out
-  out=$(mktemp -p "$TMP")
-  $BIN -q emulate --port 0 --data "my-project=$TMP/runs.jsonl" "$@" > "$out" &
-  EMUS+=($!)
-  for _ in $(seq 600); do [ -s "$out" ] && break; sleep 0.1; done
-  head -1 "$out"
-}
-
-# Requests and 429s the emulator has answered so far.
-counts() {
-  curl -s "$1/_stats" | $PY -c 'import json,sys; s=json.load(sys.stdin)["requests"]
-print(sum(sum(v.values()) for v in s.values()), sum(v.get("429", 0) for v in s.values()))'
-}
+source bench/emulated.sh
 
 # The seed script as published, datetime.now() pinned; retriever_io over 30 days like the
 # pipeline run beside it (the page's script says num_days = 1).
@@ -58,18 +44,6 @@ print(len(ns["data"]))
 PY
 }
 
-# Runs one side and prints: wall seconds, requests, 429s, rows.
-measure() { # url, command...
-  local url=$1; shift
-  read -r req0 thr0 < <(counts "$url")
-  local start end rows
-  start=$(date +%s.%N)
-  rows=$("$@" 2> "$TMP/err" | tail -1) || { cat "$TMP/err" >&2; exit 1; }
-  end=$(date +%s.%N)
-  read -r req1 thr1 < <(counts "$url")
-  printf '%7.2f s  %4d requests  %3d x 429  %5s rows' "$(echo "$end - $start" | bc)" $((req1 - req0)) $((thr1 - thr0)) "$rows"
-}
-
 runlake_rows() { # pipeline, extra --set flags...
   local p=$1; shift
   rm -rf "$TMP/out"
@@ -81,8 +55,8 @@ runlake_rows() { # pipeline, extra --set flags...
 export LANGSMITH_API_KEY=bench LANGSMITH_PROJECT=my-project LANGSMITH_TRACING=false
 for deployment in saas v1-only unlimited; do
   case $deployment in
-    unlimited) URL=$(emulate --deployment saas); PACING=() ;;
-    *) URL=$(emulate --deployment "$deployment" --rate-limits); PACING=(--set source.pacing=published) ;;
+    unlimited) URL=$(emulate "$TMP/runs.jsonl" --deployment saas); PACING=() ;;
+    *) URL=$(emulate "$TMP/runs.jsonl" --deployment "$deployment" --rate-limits); PACING=(--set source.pacing=published) ;;
   esac
   export LANGSMITH_ENDPOINT=$URL
   for p in "${PIPELINES[@]}"; do

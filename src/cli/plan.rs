@@ -68,6 +68,9 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
             format!(" <- {}", s.inputs().join(", "))
         };
         println!("  stage {id} ({}){inputs}", s.kind());
+        if let Some(note) = s.describe() {
+            println!("    {note}");
+        }
     }
     for (id, s) in &p.sinks {
         println!(

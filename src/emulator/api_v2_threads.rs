@@ -11,7 +11,7 @@
 //! last), `start_time` (the first), `end_time` (the last end), tokens and costs (sums),
 //! `latency` (p50), `status` (`error` if any turn failed), `error` (the last one).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
@@ -28,9 +28,8 @@ use super::api_v2::{
 use super::api_v2_traces::{param, project, query_params, unsupported};
 use super::error::ApiError;
 use super::{AppState, json_response, parse_body, parse_filter};
-use crate::filter::{Expr, RunFacts};
 use crate::runstore::threads::{
-    ThreadSummary, USAGE_DETAILS, Usage, group_threads, percentile, thread_roots,
+    ThreadSelection, ThreadSummary, USAGE_DETAILS, Usage, percentile, thread_roots,
 };
 use crate::runstore::{Cursor, Order, Project, RunQuery, StoredRun, preview};
 
@@ -138,77 +137,15 @@ fn eligible_threads<'a>(
         body.min_start_time.as_deref(),
         body.max_start_time.as_deref(),
     )?;
-    let roots_query = |trace_filter: Option<Expr>, tree_filter: Option<Expr>| {
-        Ok::<_, ApiError>(RunQuery {
-            is_root: Some(true),
-            min_start_us: Some(min_us),
-            max_start_us: Some(max_us - 1),
-            filter: parse_filter("filter", body.filter.as_deref())?,
-            trace_filter,
-            tree_filter,
-            ..RunQuery::over(vec![project], Order::Asc)
-        })
+    let selection = ThreadSelection {
+        min_us,
+        max_us,
+        filter: parse_filter("filter", body.filter.as_deref())?,
+        trace_filter: parse_filter("trace_filter", body.trace_filter.as_deref())?,
+        tree_filter: parse_filter("tree_filter", body.tree_filter.as_deref())?,
+        thread_filter: parse_filter("thread_filter", body.thread_filter.as_deref())?,
     };
-    let everything = project.runs.len().max(1);
-    let roots: Vec<&StoredRun> = roots_query(None, None)?
-        .page(None, everything)
-        .runs
-        .into_iter()
-        .map(|(_, r)| r)
-        .collect();
-    let trace_filter = parse_filter("trace_filter", body.trace_filter.as_deref())?;
-    let tree_filter = parse_filter("tree_filter", body.tree_filter.as_deref())?;
-    // Threads with a trace whose root (trace_filter) or some run (tree_filter) matches.
-    let with_match: Option<HashSet<&str>> = if trace_filter.is_some() || tree_filter.is_some() {
-        let matching = roots_query(trace_filter, tree_filter)?.page(None, everything);
-        Some(
-            matching
-                .runs
-                .iter()
-                .filter_map(|(_, r)| r.facts.thread_id.as_deref())
-                .collect(),
-        )
-    } else {
-        None
-    };
-    let thread_filter = parse_filter("thread_filter", body.thread_filter.as_deref())?;
-    let mut out: Vec<ThreadSummary> = group_threads(roots)
-        .into_iter()
-        .filter(|(id, _)| with_match.as_ref().is_none_or(|m| m.contains(id)))
-        .map(|(id, roots)| ThreadSummary::new(project, id, roots))
-        .filter(|t| {
-            thread_filter
-                .as_ref()
-                .is_none_or(|f| f.matches(&summary_facts(t)))
-        })
-        .collect();
-    // Newest activity first; the keyset a cursor points into.
-    out.sort_by(|a, b| (b.last_start_us(), b.thread_id).cmp(&(a.last_start_us(), a.thread_id)));
-    Ok(out)
-}
-
-/// A thread summary as the filter language sees a run (see the module docs).
-fn summary_facts(t: &ThreadSummary) -> RunFacts {
-    let usage = |name| Some(t.usage.get(name));
-    let mut facts = RunFacts::default();
-    facts.id = t.thread_id.to_string();
-    facts.name = t.first().facts.name.clone();
-    facts.status = Some(if t.errored > 0 { "error" } else { "success" }.into());
-    facts.start_us = Some(t.first().start_us);
-    facts.end_us = t.last_end_us();
-    facts.latency = t.latency_percentile(0.5);
-    facts.total_tokens = usage("total_tokens");
-    facts.prompt_tokens = usage("prompt_tokens");
-    facts.completion_tokens = usage("completion_tokens");
-    facts.total_cost = usage("total_cost");
-    facts.prompt_cost = usage("prompt_cost");
-    facts.completion_cost = usage("completion_cost");
-    facts.error = t.last_error().and_then(|r| r.facts.error.clone());
-    facts.is_root = Some(true);
-    facts.thread_id = Some(t.thread_id.to_string());
-    facts.trace_id = Some(t.last().trace_id.clone());
-    facts.session_id = t.first().facts.session_id.clone();
-    facts
+    Ok(selection.threads(project))
 }
 
 fn tokens(v: f64) -> Value {

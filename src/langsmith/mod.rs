@@ -24,7 +24,7 @@ pub use feedback::{
     RUN_IDS_PER_REQUEST,
 };
 pub use limiter::Lane;
-pub use query::{Order, RunsQuery, SEVEN_DAYS};
+pub use query::{Order, RunsQuery, SEVEN_DAYS, v2_select};
 pub use stats::{ClientStats, StatsSnapshot};
 pub use traces::{
     ItemStream, Thread, ThreadTrace, ThreadTracesQuery, ThreadsQuery, Trace, TraceAggregates,

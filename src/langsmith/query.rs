@@ -37,7 +37,7 @@ pub struct RunsQuery {
 }
 
 /// v1 select names → v2 `selects` (where they differ by more than case).
-fn v2_select(name: &str) -> Option<String> {
+pub fn v2_select(name: &str) -> Option<String> {
     let mapped = match name {
         "session_id" => "PROJECT_ID",
         "parent_run_id" | "parent_run_ids" => "PARENT_RUN_IDS",

@@ -215,7 +215,7 @@ fn segment(s: &str) -> String {
 }
 
 /// One item of `traces/query`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct Trace {
     #[serde(default)]
     pub root_run: Option<Run>,
@@ -235,7 +235,7 @@ pub struct TraceAggregates {
 }
 
 /// One item of `threads/query`. Detail maps and feedback stay raw JSON.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct Thread {
     #[serde(default)]
     pub thread_id: Option<String>,
@@ -276,7 +276,7 @@ pub struct Thread {
 }
 
 /// One item of `threads/{thread_id}/traces` (only selected fields are present).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct ThreadTrace {
     #[serde(default)]
     pub trace_id: Option<String>,

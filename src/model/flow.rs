@@ -6,6 +6,10 @@ pub enum Flow {
     Runs,
     Groups,
     Rows,
+    /// Root runs with their trace's totals (`query_traces`).
+    Traces,
+    /// One record per conversation thread (`query_threads`).
+    Threads,
 }
 
 impl Flow {
@@ -14,6 +18,8 @@ impl Flow {
             Flow::Runs => "runs",
             Flow::Groups => "trace groups",
             Flow::Rows => "rows",
+            Flow::Traces => "traces",
+            Flow::Threads => "threads",
         }
     }
 }

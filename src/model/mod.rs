@@ -10,6 +10,7 @@ mod maybe;
 pub mod paths;
 mod rejected;
 mod run;
+pub mod summaries;
 mod time;
 
 pub use flow::Flow;
@@ -17,4 +18,5 @@ pub use load::{Disposition, Window, cut as cut_windows};
 pub use maybe::Maybe;
 pub use rejected::{Page, Rejected, RejectedRuns, TooManyRejected};
 pub use run::{Decimal, Run};
+pub use summaries::{ThreadRecord, TraceTotals};
 pub use time::{Timestamp, format_naive_micros, parse_timestamp};

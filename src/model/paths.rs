@@ -7,6 +7,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::flatten::Cell;
+use crate::model::summaries::{ThreadField, TraceField};
 use crate::model::{Maybe, Run};
 
 pub use super::fields::V1_SELECTABLE as SELECTABLE;
@@ -206,15 +207,24 @@ pub fn field_cell<'r>(run: &'r Run, field: &str) -> Cell<'r> {
     }
 }
 
-/// Where a `flatten` column comes from: a run path or a group aggregate.
+/// Where a `flatten` column comes from: a run path, a group aggregate, a trace's totals (from
+/// `query_traces`) or a thread's (from `query_threads`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ColumnSource {
     Run(RunPath),
     Group(String),
+    Trace(TraceField),
+    Thread(ThreadField),
 }
 
 impl ColumnSource {
     pub fn parse(s: &str) -> Result<ColumnSource, String> {
+        if let Some(name) = s.strip_prefix("trace.") {
+            return TraceField::parse(name).map(ColumnSource::Trace);
+        }
+        if let Some(name) = s.strip_prefix("thread.") {
+            return ThreadField::parse(name).map(ColumnSource::Thread);
+        }
         match s.strip_prefix("group.") {
             Some(name) if !name.is_empty() => Ok(ColumnSource::Group(name.to_string())),
             Some(_) => Err("\"group.\" needs an aggregate name, e.g. group.tools_involved".into()),

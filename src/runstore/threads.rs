@@ -7,11 +7,13 @@
 //!
 //! [`RunFacts::thread_id`]: crate::filter::RunFacts
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::Value;
 
+use super::query::{Order, RunQuery};
 use super::store::{Project, StoredRun};
+use crate::filter::{Expr, RunFacts};
 
 /// Usage figures by name: `total_tokens`, `prompt_tokens`, `completion_tokens`, `total_cost`,
 /// `prompt_cost`, `completion_cost`, and detail entries as `<detail map>.<category>` (for
@@ -253,6 +255,91 @@ impl<'a> ThreadSummary<'a> {
     pub fn last_error(&self) -> Option<&'a StoredRun> {
         self.roots.iter().rev().find(|r| r.has_error).copied()
     }
+}
+
+/// Which threads of a project a threads query selects, and over which of their traces.
+#[derive(Debug, Clone, Default)]
+pub struct ThreadSelection {
+    /// Root start times, min inclusive, max exclusive.
+    pub min_us: i64,
+    pub max_us: i64,
+    /// On each trace's root: which traces count.
+    pub filter: Option<Expr>,
+    /// Threads with a trace whose root (`trace_filter`) or some run (`tree_filter`) matches.
+    pub trace_filter: Option<Expr>,
+    pub tree_filter: Option<Expr>,
+    /// On the thread summary seen as a run ([`summary_facts`]).
+    pub thread_filter: Option<Expr>,
+}
+
+impl ThreadSelection {
+    /// The selected threads of `project`, summarised over their traces in the window, newest
+    /// activity first (the keyset a cursor points into).
+    pub fn threads<'a>(&self, project: &'a Project) -> Vec<ThreadSummary<'a>> {
+        let roots_query = |trace_filter: Option<Expr>, tree_filter: Option<Expr>| RunQuery {
+            is_root: Some(true),
+            min_start_us: Some(self.min_us),
+            max_start_us: Some(self.max_us - 1),
+            filter: self.filter.clone(),
+            trace_filter,
+            tree_filter,
+            ..RunQuery::over(vec![project], Order::Asc)
+        };
+        let everything = project.runs.len().max(1);
+        let roots: Vec<&StoredRun> = roots_query(None, None)
+            .page(None, everything)
+            .runs
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect();
+        let with_match: Option<HashSet<&str>> =
+            (self.trace_filter.is_some() || self.tree_filter.is_some()).then(|| {
+                roots_query(self.trace_filter.clone(), self.tree_filter.clone())
+                    .page(None, everything)
+                    .runs
+                    .iter()
+                    .filter_map(|(_, r)| r.facts.thread_id.as_deref())
+                    .collect()
+            });
+        let mut out: Vec<ThreadSummary> = group_threads(roots)
+            .into_iter()
+            .filter(|(id, _)| with_match.as_ref().is_none_or(|m| m.contains(id)))
+            .map(|(id, roots)| ThreadSummary::new(project, id, roots))
+            .filter(|t| {
+                self.thread_filter
+                    .as_ref()
+                    .is_none_or(|f| f.matches(&summary_facts(t)))
+            })
+            .collect();
+        out.sort_by(|a, b| (b.last_start_us(), b.thread_id).cmp(&(a.last_start_us(), a.thread_id)));
+        out
+    }
+}
+
+/// A thread summary as the filter language sees a run: `thread_id`, `trace_id` (the last),
+/// `start_time` (the first), `end_time` (the last end), tokens and costs (sums), `latency`
+/// (p50), `status` (`error` if any turn failed), `error` (the last one).
+pub fn summary_facts(t: &ThreadSummary) -> RunFacts {
+    let usage = |name| Some(t.usage.get(name));
+    let mut facts = RunFacts::default();
+    facts.id = t.thread_id.to_string();
+    facts.name = t.first().facts.name.clone();
+    facts.status = Some(if t.errored > 0 { "error" } else { "success" }.into());
+    facts.start_us = Some(t.first().start_us);
+    facts.end_us = t.last_end_us();
+    facts.latency = t.latency_percentile(0.5);
+    facts.total_tokens = usage("total_tokens");
+    facts.prompt_tokens = usage("prompt_tokens");
+    facts.completion_tokens = usage("completion_tokens");
+    facts.total_cost = usage("total_cost");
+    facts.prompt_cost = usage("prompt_cost");
+    facts.completion_cost = usage("completion_cost");
+    facts.error = t.last_error().and_then(|r| r.facts.error.clone());
+    facts.is_root = Some(true);
+    facts.thread_id = Some(t.thread_id.to_string());
+    facts.trace_id = Some(t.last().trace_id.clone());
+    facts.session_id = t.first().facts.session_id.clone();
+    facts
 }
 
 /// Nearest-rank percentile of ascending `sorted` (`p` in 0..=1).

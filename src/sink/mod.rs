@@ -75,11 +75,13 @@ impl Format {
         }
     }
 
-    /// Sinks take rows, or runs in the default row shape.
+    /// Sinks take rows, or runs (traces) and threads in their default row shapes.
     pub fn accepts(self, flow: crate::model::Flow) -> bool {
         use crate::model::Flow;
         match self {
-            Format::Parquet | Format::ArrowIpc => matches!(flow, Flow::Rows | Flow::Runs),
+            Format::Parquet | Format::ArrowIpc => {
+                matches!(flow, Flow::Rows | Flow::Runs | Flow::Traces | Flow::Threads)
+            }
         }
     }
 }

@@ -3,7 +3,8 @@
 //! of them, on disk or under an object-storage prefix. Queries run through the emulator's
 //! engine and its v1 rendering, so a pipeline over the files gives exactly the rows it gives
 //! against `runlake emulate` serving them: same windows, ids, filters, trace and tree
-//! filters, `select`. No request to LangSmith.
+//! filters, `select`. No request to LangSmith. v2's trace and thread queries are answered
+//! offline too (module `summaries`).
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::BufRead;
@@ -15,13 +16,14 @@ use anyhow::{Context, bail};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 
-use super::RunSource;
+use super::{RunSource, summaries};
 use crate::filter::Expr;
 use crate::langsmith::StatsSnapshot;
 use crate::langsmith::fields::{V1_DEFAULT, V1_SELECTABLE};
 use crate::langsmith::{
-    ClientError, ClientStats, Feedback, FeedbackPageStream, FeedbackQuery, Lane, Order, PageStream,
-    RunsQuery,
+    ClientError, ClientStats, Feedback, FeedbackPageStream, FeedbackQuery, ItemStream, Lane, Order,
+    PageStream, RunsQuery, Thread, ThreadTrace, ThreadTracesQuery, ThreadsQuery, Trace,
+    TracesQuery,
 };
 use crate::model::{Page, Rejected, Run};
 use crate::runstore::{self, Cursor, FeedbackFilter, RunQuery, Store, StoredRun};
@@ -234,6 +236,24 @@ impl FileSource {
         Ok((runs, page.next))
     }
 
+    /// One page: what `answer` computes over the project `id`, offline.
+    fn answer<T: Send + 'static>(
+        &self,
+        id: &str,
+        answer: impl FnOnce(&runstore::Project) -> Result<Vec<T>, ClientError>,
+    ) -> ItemStream<T> {
+        let items = self
+            .inner
+            .store
+            .project_by_id(id)
+            .ok_or_else(|| self.not_found(id))
+            .and_then(answer);
+        if let Ok(items) = &items {
+            self.inner.stats.runs(items.len());
+        }
+        Box::pin(futures::stream::once(futures::future::ready(items)))
+    }
+
     fn not_found(&self, name: &str) -> ClientError {
         ClientError::ProjectNotInFiles {
             name: name.to_string(),
@@ -252,20 +272,22 @@ struct Compiled {
     select: Vec<String>,
 }
 
+/// A query's filter, parsed (none when empty), or the API's 400.
+pub(super) fn parse(name: &str, text: &Option<String>) -> Result<Option<Expr>, ClientError> {
+    text.as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            crate::filter::parse(t).map_err(|e| ClientError::BadRequest {
+                status: 400,
+                detail: format!("invalid {name} {t:?}: {e}"),
+            })
+        })
+        .transpose()
+}
+
 impl Compiled {
     fn new(q: &RunsQuery) -> Result<Compiled, ClientError> {
-        let parse = |name: &str, text: &Option<String>| {
-            text.as_deref()
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .map(|t| {
-                    crate::filter::parse(t).map_err(|e| ClientError::BadRequest {
-                        status: 400,
-                        detail: format!("invalid {name} {t:?}: {e}"),
-                    })
-                })
-                .transpose()
-        };
         let select = if q.select.is_empty() {
             V1_DEFAULT.iter().map(|s| s.to_string()).collect()
         } else {
@@ -357,6 +379,18 @@ impl RunSource for FileSource {
 
     fn batch_size<'a>(&'a self, _base: &'a RunsQuery) -> BoxFuture<'a, Result<usize, ClientError>> {
         futures::future::ready(Ok(PAGE)).boxed()
+    }
+
+    fn traces(&self, query: TracesQuery) -> ItemStream<Trace> {
+        self.answer(&query.project_id, |p| summaries::traces(p, &query))
+    }
+
+    fn threads(&self, query: ThreadsQuery) -> ItemStream<Thread> {
+        self.answer(&query.project_id, |p| summaries::threads(p, &query))
+    }
+
+    fn thread_traces(&self, query: ThreadTracesQuery) -> ItemStream<ThreadTrace> {
+        self.answer(&query.project_id, |p| summaries::thread_traces(p, &query))
     }
 
     fn stats(&self) -> StatsSnapshot {
@@ -548,6 +582,14 @@ impl StreamedFiles {
     }
 
     fn refuse(&self, what: &str) -> PageStream {
+        self.refused_items(what)
+    }
+
+    /// A stream that fails at once, saying what a streamed read cannot answer.
+    fn refused_items<T: Send + 'static>(
+        &self,
+        what: &str,
+    ) -> std::pin::Pin<Box<dyn futures::Stream<Item = Result<T, ClientError>> + Send>> {
         let refused = self.refused(what);
         Box::pin(futures::stream::once(async move { Err(refused) }))
     }
@@ -707,8 +749,19 @@ impl RunSource for StreamedFiles {
     }
 
     fn feedback(&self, _query: FeedbackQuery) -> FeedbackPageStream {
-        let refused = self.refused("feedback entries");
-        Box::pin(futures::stream::once(async move { Err(refused) }))
+        self.refused_items("feedback entries")
+    }
+
+    fn traces(&self, _query: TracesQuery) -> ItemStream<Trace> {
+        self.refused_items("trace summaries")
+    }
+
+    fn threads(&self, _query: ThreadsQuery) -> ItemStream<Thread> {
+        self.refused_items("thread summaries")
+    }
+
+    fn thread_traces(&self, _query: ThreadTracesQuery) -> ItemStream<ThreadTrace> {
+        self.refused_items("a thread's traces")
     }
 
     fn batch_size<'a>(&'a self, _base: &'a RunsQuery) -> BoxFuture<'a, Result<usize, ClientError>> {

@@ -7,8 +7,9 @@ use futures::future::BoxFuture;
 
 use super::RunSource;
 use crate::langsmith::{
-    Client, ClientError, FeedbackPageStream, FeedbackQuery, Lane, PageStream, RunsQuery,
-    StatsSnapshot,
+    Client, ClientError, FeedbackPageStream, FeedbackQuery, ItemStream, Lane, PageStream,
+    RunsQuery, StatsSnapshot, Thread, ThreadTrace, ThreadTracesQuery, ThreadsQuery, Trace,
+    TracesQuery,
 };
 
 impl RunSource for Client {
@@ -34,6 +35,18 @@ impl RunSource for Client {
 
     fn batch_size<'a>(&'a self, base: &'a RunsQuery) -> BoxFuture<'a, Result<usize, ClientError>> {
         async move { Ok(self.page_size(self.api_for(base).await?)) }.boxed()
+    }
+
+    fn traces(&self, query: TracesQuery) -> ItemStream<Trace> {
+        self.query_traces(query)
+    }
+
+    fn threads(&self, query: ThreadsQuery) -> ItemStream<Thread> {
+        self.query_threads(query)
+    }
+
+    fn thread_traces(&self, query: ThreadTracesQuery) -> ItemStream<ThreadTrace> {
+        Client::thread_traces(self, query)
     }
 
     fn stats(&self) -> StatsSnapshot {

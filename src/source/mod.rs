@@ -1,11 +1,13 @@
 //! Where a pipeline's runs come from, behind one small trait: the LangSmith API (v2 or v1,
 //! [`langsmith`]) or captured run files replayed offline ([`files`]). Stages see only
-//! [`RunSource`]; they never know which.
+//! [`RunSource`]; they never know which. Besides runs, a source answers v2's trace and thread
+//! queries (run files compute them offline, as the emulator does).
 
 mod bulk_export;
 pub mod files;
 mod langsmith;
 pub mod offloaded;
+mod summaries;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +16,8 @@ use futures::future::BoxFuture;
 
 pub use crate::langsmith::PageStream;
 use crate::langsmith::{
-    ClientError, FeedbackPageStream, FeedbackQuery, Lane, RunsQuery, StatsSnapshot,
+    ClientError, FeedbackPageStream, FeedbackQuery, ItemStream, Lane, RunsQuery, StatsSnapshot,
+    Thread, ThreadTrace, ThreadTracesQuery, ThreadsQuery, Trace, TracesQuery,
 };
 pub use files::{FileSource, StreamedFiles};
 pub use offloaded::OffloadedPayloads;
@@ -35,6 +38,13 @@ pub trait RunSource: Send + Sync {
     fn feedback(&self, query: FeedbackQuery) -> FeedbackPageStream;
     /// How many ids one fetch takes for a query like `base`.
     fn batch_size<'a>(&'a self, base: &'a RunsQuery) -> BoxFuture<'a, Result<usize, ClientError>>;
+    /// The traces of one project (root runs with their trace's totals), as v2's
+    /// `traces/query` pages them.
+    fn traces(&self, query: TracesQuery) -> ItemStream<Trace>;
+    /// The conversation threads of one project, as v2's `threads/query` pages them.
+    fn threads(&self, query: ThreadsQuery) -> ItemStream<Thread>;
+    /// One thread's traces (turns), oldest first.
+    fn thread_traces(&self, query: ThreadTracesQuery) -> ItemStream<ThreadTrace>;
     /// Requests, retries, runs and bytes so far.
     fn stats(&self) -> StatsSnapshot;
     /// Each lane's allowance per window (`None`: not paced), and the window; nothing for a

@@ -26,8 +26,9 @@ use serde_json::value::RawValue;
 
 use super::{RunSource, Source};
 use crate::langsmith::{
-    Client, ClientError, FeedbackPageStream, FeedbackQuery, Lane, PageStream, RunsQuery,
-    StatsSnapshot,
+    Client, ClientError, FeedbackPageStream, FeedbackQuery, ItemStream, Lane, PageStream,
+    RunsQuery, StatsSnapshot, Thread, ThreadTrace, ThreadTracesQuery, ThreadsQuery, Trace,
+    TracesQuery,
 };
 use crate::model::{Maybe, Page, Rejected, Run};
 
@@ -151,6 +152,19 @@ impl RunSource for OffloadedPayloads {
 
     fn feedback(&self, query: FeedbackQuery) -> FeedbackPageStream {
         self.inner.feedback(query)
+    }
+
+    // Trace and thread summaries come from v2, which sends payloads inline.
+    fn traces(&self, query: TracesQuery) -> ItemStream<Trace> {
+        self.inner.traces(query)
+    }
+
+    fn threads(&self, query: ThreadsQuery) -> ItemStream<Thread> {
+        self.inner.threads(query)
+    }
+
+    fn thread_traces(&self, query: ThreadTracesQuery) -> ItemStream<ThreadTrace> {
+        self.inner.thread_traces(query)
     }
 
     fn batch_size<'a>(&'a self, base: &'a RunsQuery) -> BoxFuture<'a, Result<usize, ClientError>> {

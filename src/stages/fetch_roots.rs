@@ -212,7 +212,7 @@ async fn run(start: Start, base: RunsQuery, batch: Option<usize>) -> anyhow::Res
                         groups.extend(g.iter().map(|g| (g.trace_id.clone(), g.clone())));
                         vec![]
                     }
-                    Msg::Rows(_) => vec![],
+                    Msg::Threads(_) | Msg::Rows(_) => vec![],
                 };
                 for id in ids {
                     if seen.insert(id.clone()) {
@@ -238,7 +238,10 @@ async fn run(start: Start, base: RunsQuery, batch: Option<usize>) -> anyhow::Res
         let run = run?;
         // Roots were fetched by trace id, so a root's id is its trace's id.
         let group = groups.get(&run.id).cloned();
-        out.push(Record { run, group });
+        out.push(Record {
+            group,
+            ..Record::of(run)
+        });
         if out.len() == 1000 {
             send(&outputs, Msg::Runs(Arc::new(std::mem::take(&mut out)))).await?;
         }

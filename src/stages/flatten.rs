@@ -113,7 +113,7 @@ impl StageKind for Flatten {
                     "One output column.",
                     json!({
                         "name": string("Column name."),
-                        "from": run_path("Where the value comes from; `group.<aggregate>` reads an aggregate of group_by_trace."),
+                        "from": run_path("Where the value comes from; `group.<aggregate>` reads an aggregate of group_by_trace, `trace.<field>` a trace's totals (query_traces), `thread.<field>` a thread (query_threads)."),
                     }),
                     &["name", "from"],
                 ),
@@ -141,8 +141,15 @@ impl StageKind for Flatten {
         Flow::Rows
     }
 
+    /// Runs, or traces (roots with totals: `trace.*` columns read them), or threads when
+    /// every column is a `thread.*` one.
     fn accepts(&self, flow: Flow) -> bool {
-        flow == Flow::Runs
+        match flow {
+            Flow::Runs => !self.spec.reads_traces() && !self.spec.reads_threads(),
+            Flow::Traces => !self.spec.reads_threads(),
+            Flow::Threads => self.spec.reads_threads_only(),
+            Flow::Groups | Flow::Rows => false,
+        }
     }
 
     fn reads(&self) -> Vec<&'static str> {
@@ -179,14 +186,24 @@ async fn run(
     let mut starts: Vec<Option<i64>> = Vec::with_capacity(batch_rows);
     let mut bytes = 0usize;
     while let Some(msg) = inbox.recv().await {
-        let Msg::Runs(records) = msg else { continue };
-        counter.add_in(records.len());
-        counter.add_out(records.len());
-        for r in records.iter() {
-            let cells = spec.cells(r);
+        let rows: Vec<(Vec<_>, Option<i64>)> = match &msg {
+            Msg::Runs(records) => records
+                .iter()
+                .map(|r| (spec.cells(r), r.run.start_time.value().map(|t| t.micros())))
+                .collect(),
+            // A thread's row is partitioned by its first turn.
+            Msg::Threads(threads) => threads
+                .iter()
+                .map(|t| (spec.thread_cells(t), t.first_start_us))
+                .collect(),
+            Msg::TracesSeen(_) | Msg::Groups(_) | Msg::Rows(_) => continue,
+        };
+        counter.add_in(rows.len());
+        counter.add_out(rows.len());
+        for (cells, start) in rows {
             bytes += cells.iter().map(|(_, c)| c.approx_bytes()).sum::<usize>();
             table.push_row(cells);
-            starts.push(r.run.start_time.value().map(|t| t.micros()));
+            starts.push(start);
             // Bounded in rows and bytes: payload-heavy rows make big batches, and every
             // queued batch is memory.
             if table.rows() >= batch_rows || bytes >= BATCH_BYTES {

@@ -10,6 +10,9 @@ pub mod group_by_trace;
 pub mod progress;
 pub mod query_feedback;
 pub mod query_runs;
+pub mod query_threads;
+pub mod query_traces;
+pub mod reach;
 pub mod rows;
 pub(crate) mod sink;
 
@@ -23,7 +26,7 @@ use tokio::sync::mpsc;
 use crate::langsmith::RunsQuery;
 use crate::located::Checks;
 use crate::model::durations::TimeSpec;
-use crate::model::{RejectedRuns, Run};
+use crate::model::{RejectedRuns, Run, ThreadRecord, TraceTotals};
 use crate::source::Source;
 use progress::StageCounter;
 
@@ -121,11 +124,23 @@ impl SourceContext {
     }
 }
 
-/// A run, with its trace's aggregates once a `fetch_roots` has joined them.
+/// A run, with its trace's aggregates once a `fetch_roots` has joined them, or its trace's
+/// totals when it is a root from `query_traces`.
 #[derive(Debug, Clone)]
 pub struct Record {
     pub run: Run,
     pub group: Option<Arc<Group>>,
+    pub trace: Option<Arc<TraceTotals>>,
+}
+
+impl Record {
+    pub fn of(run: Run) -> Record {
+        Record {
+            run,
+            group: None,
+            trace: None,
+        }
+    }
 }
 
 /// What flows on an edge of the graph.
@@ -137,6 +152,8 @@ pub enum Msg {
     TracesSeen(Arc<Vec<String>>),
     /// Final per-trace aggregates, at the end of the input.
     Groups(Arc<Vec<Arc<Group>>>),
+    /// Conversation threads (`query_threads`).
+    Threads(Arc<Vec<ThreadRecord>>),
     Rows(crate::sink::RowBatch),
 }
 
@@ -147,6 +164,7 @@ impl Msg {
             Msg::Runs(r) => r.len(),
             Msg::TracesSeen(t) => t.len(),
             Msg::Groups(g) => g.len(),
+            Msg::Threads(t) => t.len(),
             Msg::Rows(b) => b.batch.num_rows(),
         }
     }
@@ -218,21 +236,31 @@ pub trait StageKind: std::fmt::Debug + Clone + PartialEq + Send + Sync + Sized +
     fn resolve(settings: Self::Settings, cx: &mut Checks) -> Option<Self>;
     /// Its table's JSON Schema first, then the shapes it refers to (`$defs` names).
     fn schema() -> Vec<(&'static str, Value)>;
-    fn inputs(&self) -> &[String];
-    /// Whether it makes runs from nothing (and so takes no inputs).
-    fn is_source(&self) -> bool {
-        false
+    /// The stages it takes items from (none for a source).
+    fn inputs(&self) -> &[String] {
+        &[]
     }
-    /// For a source stage: its own time bounds at `now` (loads start from the earliest).
-    fn bounds(&self, _now: DateTime<Utc>) -> Option<Bounds> {
+    /// For a source stage: the projects and window it reads.
+    fn reach(&self) -> Option<&reach::Reach> {
         None
     }
+    /// Whether it makes items from nothing (and so takes no inputs).
+    fn is_source(&self) -> bool {
+        self.reach().is_some()
+    }
+    /// For a source stage: its own time bounds at `now` (loads start from the earliest).
+    fn bounds(&self, now: DateTime<Utc>) -> Option<Bounds> {
+        self.reach().map(|r| r.bounds(now))
+    }
     /// For a source stage: the projects it reads, by name (resolved before stages start).
-    fn projects(&self, _id: &str, _cx: &SourceContext) -> anyhow::Result<Vec<String>> {
-        Ok(vec![])
+    fn projects(&self, id: &str, cx: &SourceContext) -> anyhow::Result<Vec<String>> {
+        self.reach().map_or(Ok(vec![]), |r| r.project_names(id, cx))
     }
     fn produces(&self) -> Flow;
-    fn accepts(&self, flow: Flow) -> bool;
+    /// Whether it takes items of `flow` (a source takes none).
+    fn accepts(&self, _flow: Flow) -> bool {
+        false
+    }
     /// Whether its output runs are its input runs, so what its consumers read is read from
     /// its inputs too.
     fn passes_runs_through(&self) -> bool {
@@ -243,9 +271,15 @@ pub trait StageKind: std::fmt::Debug + Clone + PartialEq + Send + Sync + Sized +
         false
     }
     /// Run fields it reads from its input runs (they decide what queries `select`).
-    fn reads(&self) -> Vec<&'static str>;
+    fn reads(&self) -> Vec<&'static str> {
+        vec![]
+    }
     /// What its output items are, for progress lines.
     fn unit(&self) -> &'static str;
+    /// What it asks of its source beyond a runs query, for `runlake plan` (`None`: nothing).
+    fn describe(&self) -> Option<String> {
+        None
+    }
     fn start(&self, start: Start) -> BoxFuture<'static, anyhow::Result<()>>;
 }
 
@@ -262,6 +296,7 @@ trait AnyStage {
     fn needs_traces(&self) -> bool;
     fn reads(&self) -> Vec<&'static str>;
     fn unit(&self) -> &'static str;
+    fn describe(&self) -> Option<String>;
     fn start(&self, start: Start) -> BoxFuture<'static, anyhow::Result<()>>;
 }
 
@@ -298,6 +333,9 @@ impl<T: StageKind> AnyStage for T {
     }
     fn unit(&self) -> &'static str {
         StageKind::unit(self)
+    }
+    fn describe(&self) -> Option<String> {
+        StageKind::describe(self)
     }
     fn start(&self, start: Start) -> BoxFuture<'static, anyhow::Result<()>> {
         StageKind::start(self, start)
@@ -356,6 +394,8 @@ macro_rules! stage_kinds {
 // The registry: a new stage kind is its module plus one line here.
 stage_kinds! {
     QueryRuns => query_runs::QueryRuns,
+    QueryTraces => query_traces::QueryTraces,
+    QueryThreads => query_threads::QueryThreads,
     GroupByTrace => group_by_trace::GroupByTrace,
     FetchRoots => fetch_roots::FetchRoots,
     Flatten => flatten::Flatten,
@@ -396,6 +436,9 @@ impl Stage {
     }
     pub fn unit(&self) -> &'static str {
         self.any().unit()
+    }
+    pub fn describe(&self) -> Option<String> {
+        self.any().describe()
     }
     pub fn start(&self, start: Start) -> BoxFuture<'static, anyhow::Result<()>> {
         self.any().start(start)

@@ -7,20 +7,18 @@
 use std::borrow::Cow;
 
 use anyhow::Context;
-use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::flatten::rows_msg;
-use super::query_runs::ProjectList;
-use super::{Bounds, Flow, SourceContext, StageKind, Start, send};
+use super::reach::{ProjectList, Reach};
+use super::{Flow, SourceContext, StageKind, Start, send};
 use crate::flatten::{Cell, Kind, TableBuilder};
 use crate::langsmith::{Feedback, FeedbackQuery, FeedbackSourceType};
 use crate::located::Checks;
-use crate::located::schema::{kind, string, string_list, table};
-use crate::model::durations::TimeSpec;
+use crate::located::schema::{kind, string_list};
 
 /// The table as written.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -42,9 +40,8 @@ pub struct Settings {
 /// A query_feedback stage: times typed, source types checked.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueryFeedback {
-    projects: Option<Vec<String>>,
-    since: Option<TimeSpec>,
-    until: Option<TimeSpec>,
+    /// Its projects and its window on `created_at`.
+    reach: Reach,
     keys: Vec<String>,
     source_types: Vec<FeedbackSourceType>,
 }
@@ -75,8 +72,8 @@ pub const COLUMNS: [(&str, Kind); 12] = [
 impl QueryFeedback {
     /// What it lists in `cx`: its projects, keys, sources and `created_at` window.
     pub fn query(&self, id: &str, cx: &SourceContext) -> anyhow::Result<FeedbackQuery> {
-        let names = self.projects(id, cx)?;
-        let (min_created_at, max_created_at) = cx.window(self.since, self.until);
+        let names = self.reach.project_names(id, cx)?;
+        let (min_created_at, max_created_at) = cx.window(self.reach.since, self.reach.until);
         Ok(FeedbackQuery {
             sessions: cx.project_ids(&names)?,
             keys: self.keys.clone(),
@@ -94,17 +91,12 @@ impl StageKind for QueryFeedback {
 
     fn resolve(s: Settings, cx: &mut Checks) -> Option<QueryFeedback> {
         let failed_before = cx.errors.len();
-        let mut time = |field: &str, text: &Option<String>| {
-            text.as_deref().and_then(|t| match TimeSpec::parse(t) {
-                Ok(t) => Some(t),
-                Err(e) => {
-                    cx.error(field, e);
-                    None
-                }
-            })
-        };
-        let since = time("since", &s.since);
-        let until = time("until", &s.until);
+        let reach = Reach::resolve(
+            s.project.as_ref(),
+            s.since.as_deref(),
+            s.until.as_deref(),
+            cx,
+        );
         let mut source_types = vec![];
         for name in s.source_types.iter().flatten() {
             match SOURCE_TYPES.iter().find(|t| t.as_str() == name) {
@@ -119,49 +111,30 @@ impl StageKind for QueryFeedback {
             }
         }
         (cx.errors.len() == failed_before).then(|| QueryFeedback {
-            projects: s.project.as_ref().map(ProjectList::names),
-            since,
-            until,
+            reach,
             keys: s.keys.unwrap_or_default(),
             source_types,
         })
     }
 
     fn schema() -> Vec<(&'static str, Value)> {
-        vec![(
+        Reach::source_schema(
             Self::KIND,
-            table(
-                "Lists raw feedback entries, like the SDK's list_feedback: one row per entry.",
-                json!({
-                    "type": kind(Self::KIND, "Lists feedback entries from LangSmith."),
-                    "project": {
-                        "description": "Project name or names, overriding [source].project.",
-                        "oneOf": [{ "type": "string" }, { "type": "array", "items": { "type": "string" }, "minItems": 1 }],
-                    },
-                    "since": string("Start of the window on created_at: a duration before now (\"30d\") or a timestamp."),
-                    "until": string("End of the window on created_at: a duration before now or a timestamp."),
-                    "keys": string_list("Only these feedback keys."),
-                    "source_types": string_list("Only feedback from these sources: api, model, app, auto_eval."),
-                }),
-                &["type"],
-            ),
-        )]
+            "Lists raw feedback entries, like the SDK's list_feedback: one row per entry; its window is on created_at.",
+            json!({
+                "type": kind(Self::KIND, "Lists feedback entries from LangSmith."),
+                "keys": string_list("Only these feedback keys."),
+                "source_types": string_list("Only feedback from these sources: api, model, app, auto_eval."),
+            }),
+        )
     }
 
     fn inputs(&self) -> &[String] {
         &[]
     }
 
-    fn is_source(&self) -> bool {
-        true
-    }
-
-    fn bounds(&self, now: DateTime<Utc>) -> Option<Bounds> {
-        Some((self.since.map(|t| t.at(now)), self.until.map(|t| t.at(now))))
-    }
-
-    fn projects(&self, id: &str, cx: &SourceContext) -> anyhow::Result<Vec<String>> {
-        cx.project_names(id, self.projects.as_deref())
+    fn reach(&self) -> Option<&Reach> {
+        Some(&self.reach)
     }
 
     fn produces(&self) -> Flow {

@@ -3,18 +3,18 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Bounds, Flow, Msg, Record, SourceContext, StageKind, Start, send};
+pub use super::reach::ProjectList;
+use super::reach::{Reach, check_filters};
+use super::{Flow, Msg, Record, SourceContext, StageKind, Start, send};
 use crate::langsmith::{Order, RunsQuery};
 use crate::located::Checks;
-use crate::located::schema::{boolean, kind, one_of_strings, select, string, string_list, table};
+use crate::located::schema::{boolean, kind, one_of_strings, select, string, string_list};
 use crate::located::variants_of;
-use crate::model::durations::TimeSpec;
 use crate::model::fields::RUN_TYPES;
 
 /// The table as written.
@@ -43,28 +43,10 @@ pub struct Settings {
     pub split_windows: Option<bool>,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(untagged)]
-pub enum ProjectList {
-    One(String),
-    Many(Vec<String>),
-}
-
-impl ProjectList {
-    pub fn names(&self) -> Vec<String> {
-        match self {
-            ProjectList::One(p) => vec![p.clone()],
-            ProjectList::Many(v) => v.clone(),
-        }
-    }
-}
-
 /// A query_runs stage: filters checked, times typed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueryRuns {
-    pub projects: Option<Vec<String>>,
-    pub since: Option<TimeSpec>,
-    pub until: Option<TimeSpec>,
+    pub reach: Reach,
     pub split_windows: Option<bool>,
     pub select: Option<Vec<String>>,
     /// Every other argument, as LangSmith takes it (filters are sent as written); boxed, as
@@ -91,8 +73,8 @@ pub struct PlannedQuery {
 impl QueryRuns {
     /// The query this stage issues in `cx`.
     pub fn plan(&self, cx: &PlanContext) -> anyhow::Result<PlannedQuery> {
-        let projects = cx.source.project_names(cx.id, self.projects.as_deref())?;
-        let (start_time, end_time) = cx.source.window(self.since, self.until);
+        let projects = self.reach.project_names(cx.id, cx.source)?;
+        let (start_time, end_time) = cx.source.window(self.reach.since, self.reach.until);
         let s = &self.settings;
         let query = RunsQuery {
             projects: vec![],
@@ -130,26 +112,20 @@ impl StageKind for QueryRuns {
 
     fn resolve(s: Settings, cx: &mut Checks) -> Option<QueryRuns> {
         let failed_before = cx.errors.len();
-        for (field, text) in [
-            ("filter", &s.filter),
-            ("trace_filter", &s.trace_filter),
-            ("tree_filter", &s.tree_filter),
-        ] {
-            if let Some(text) = text {
-                cx.filter(field, text);
-            }
-        }
-        let mut time = |field: &str, text: &Option<String>| {
-            text.as_deref().and_then(|t| match TimeSpec::parse(t) {
-                Ok(t) => Some(t),
-                Err(e) => {
-                    cx.error(field, e);
-                    None
-                }
-            })
-        };
-        let since = time("since", &s.since);
-        let until = time("until", &s.until);
+        check_filters(
+            &[
+                ("filter", &s.filter),
+                ("trace_filter", &s.trace_filter),
+                ("tree_filter", &s.tree_filter),
+            ],
+            cx,
+        );
+        let reach = Reach::resolve(
+            s.project.as_ref(),
+            s.since.as_deref(),
+            s.until.as_deref(),
+            cx,
+        );
         if let Some(t) = &s.run_type
             && !RUN_TYPES.contains(&t.as_str())
         {
@@ -163,9 +139,7 @@ impl StageKind for QueryRuns {
         }
         super::check_select(s.select.as_deref(), cx);
         (cx.errors.len() == failed_before).then(|| QueryRuns {
-            projects: s.project.as_ref().map(ProjectList::names),
-            since,
-            until,
+            reach,
             split_windows: s.split_windows,
             select: s.select.clone(),
             settings: Box::new(s),
@@ -173,62 +147,33 @@ impl StageKind for QueryRuns {
     }
 
     fn schema() -> Vec<(&'static str, Value)> {
-        vec![(
+        Reach::source_schema(
             Self::KIND,
-            table(
-                "Lists runs, like the SDK's list_runs (every argument).",
-                json!({
-                    "type": kind(Self::KIND, "Lists runs from LangSmith."),
-                    "project": {
-                        "description": "Project name or names, overriding [source].project.",
-                        "oneOf": [{ "type": "string" }, { "type": "array", "items": { "type": "string" }, "minItems": 1 }],
-                    },
-                    "run_type": one_of_strings(RUN_TYPES, "Only runs of this type."),
-                    "is_root": boolean("Only root runs (true) or only child runs (false)."),
-                    "error": boolean("Only failed runs (true) or only successful ones (false)."),
-                    "since": string("Start of the window: a duration before now (\"30d\", \"12h\") or a timestamp."),
-                    "until": string("End of the window: a duration before now or a timestamp."),
-                    "filter": string("LangSmith filter on the runs, e.g. and(eq(name, \"x\"), gt(latency, 5))."),
-                    "trace_filter": string("Filter on each run's root run."),
-                    "tree_filter": string("Filter on any run of each run's trace."),
-                    "select": select("Fields to fetch; derived from what downstream stages read when omitted."),
-                    "order": one_of_strings(variants_of::<Order>(), "Order by start time."),
-                    "ids": string_list("Only these run ids."),
-                    "trace": string("Only runs of this trace id."),
-                    "parent_run": string("Only children of this run id."),
-                    "split_windows": boolean("Overrides [source].split_windows for this stage."),
-                }),
-                &["type"],
-            ),
-        )]
+            "Lists runs, like the SDK's list_runs (every argument).",
+            json!({
+                "type": kind(Self::KIND, "Lists runs from LangSmith."),
+                "run_type": one_of_strings(RUN_TYPES, "Only runs of this type."),
+                "is_root": boolean("Only root runs (true) or only child runs (false)."),
+                "error": boolean("Only failed runs (true) or only successful ones (false)."),
+                "filter": string("LangSmith filter on the runs, e.g. and(eq(name, \"x\"), gt(latency, 5))."),
+                "trace_filter": string("Filter on each run's root run."),
+                "tree_filter": string("Filter on any run of each run's trace."),
+                "select": select("Fields to fetch; derived from what downstream stages read when omitted."),
+                "order": one_of_strings(variants_of::<Order>(), "Order by start time."),
+                "ids": string_list("Only these run ids."),
+                "trace": string("Only runs of this trace id."),
+                "parent_run": string("Only children of this run id."),
+                "split_windows": boolean("Overrides [source].split_windows for this stage."),
+            }),
+        )
     }
 
-    fn inputs(&self) -> &[String] {
-        &[]
-    }
-
-    fn is_source(&self) -> bool {
-        true
-    }
-
-    fn bounds(&self, now: DateTime<Utc>) -> Option<Bounds> {
-        Some((self.since.map(|t| t.at(now)), self.until.map(|t| t.at(now))))
-    }
-
-    fn projects(&self, id: &str, cx: &SourceContext) -> anyhow::Result<Vec<String>> {
-        cx.project_names(id, self.projects.as_deref())
+    fn reach(&self) -> Option<&Reach> {
+        Some(&self.reach)
     }
 
     fn produces(&self) -> Flow {
         Flow::Runs
-    }
-
-    fn accepts(&self, _flow: Flow) -> bool {
-        false
-    }
-
-    fn reads(&self) -> Vec<&'static str> {
-        vec![]
     }
 
     fn unit(&self) -> &'static str {
@@ -265,10 +210,7 @@ async fn run(start: Start, query: RunsQuery, split: bool) -> anyhow::Result<()> 
             runs.retain(|r| scope.owns(r));
         }
         counter.add_out(runs.len());
-        let records: Vec<Record> = runs
-            .into_iter()
-            .map(|run| Record { run, group: None })
-            .collect();
+        let records: Vec<Record> = runs.into_iter().map(Record::of).collect();
         if !records.is_empty() {
             send(&outputs, Msg::Runs(Arc::new(records))).await?;
         }

@@ -6,7 +6,9 @@ use serde_json::Value;
 
 use super::Record;
 use crate::flatten::Cell;
+use crate::model::ThreadRecord;
 use crate::model::paths::{ColumnSource, ExpandSource, RunPath, computed_cell, json_cell};
+use crate::model::summaries::{ThreadField, TraceField};
 
 /// Columns when a flatten names none, or a sink reads runs directly.
 pub const DEFAULT_COLUMNS: &[&str] = &[
@@ -81,6 +83,65 @@ impl RowSpec {
         }
     }
 
+    /// A root's row when a sink takes traces directly: the run columns and the trace's
+    /// totals as `trace.<field>`.
+    pub fn trace_spec() -> RowSpec {
+        let mut spec = RowSpec::default_spec();
+        spec.columns
+            .extend(TraceField::all().map(|(n, f)| (format!("trace.{n}"), ColumnSource::Trace(f))));
+        spec
+    }
+
+    /// A thread's row when a sink takes threads directly: every thread field.
+    pub fn thread_spec() -> RowSpec {
+        RowSpec {
+            columns: ThreadField::all()
+                .map(|(n, f)| (n.to_string(), ColumnSource::Thread(f)))
+                .collect(),
+            expand: vec![],
+        }
+    }
+
+    /// Whether every column reads a thread (and nothing is expanded): what a flatten over
+    /// threads must be.
+    pub fn reads_threads_only(&self) -> bool {
+        self.expand.is_empty()
+            && self
+                .columns
+                .iter()
+                .all(|(_, s)| matches!(s, ColumnSource::Thread(_)))
+    }
+
+    /// Whether some column reads a trace's totals (so its input must be traces).
+    pub fn reads_traces(&self) -> bool {
+        self.columns
+            .iter()
+            .any(|(_, s)| matches!(s, ColumnSource::Trace(_)))
+    }
+
+    /// Whether some column reads a thread.
+    pub fn reads_threads(&self) -> bool {
+        self.columns
+            .iter()
+            .any(|(_, s)| matches!(s, ColumnSource::Thread(_)))
+    }
+
+    /// A thread's cells (the spec reads threads only).
+    pub fn thread_cells<'r>(&'r self, thread: &'r ThreadRecord) -> Vec<(Cow<'r, str>, Cell<'r>)> {
+        self.columns
+            .iter()
+            .map(|(name, source)| {
+                let cell = match source {
+                    ColumnSource::Thread(f) => f.cell(thread),
+                    ColumnSource::Run(_) | ColumnSource::Group(_) | ColumnSource::Trace(_) => {
+                        Cell::Null
+                    }
+                };
+                (Cow::Borrowed(name.as_str()), cell)
+            })
+            .collect()
+    }
+
     /// The fixed columns, in order (expanded ones follow as they appear).
     pub fn fixed_columns(&self) -> Vec<String> {
         self.columns.iter().map(|(n, _)| n.clone()).collect()
@@ -94,6 +155,8 @@ impl RowSpec {
             .iter()
             .map(|(name, source)| {
                 let kind = match source {
+                    ColumnSource::Trace(f) => Some(f.kind()),
+                    ColumnSource::Thread(f) => Some(f.kind()),
                     ColumnSource::Run(p) if p.path.is_empty() => match p.field.as_str() {
                         "start_time" | "end_time" | "first_token_time" => Some(Kind::Timestamp),
                         "total_tokens" | "prompt_tokens" | "completion_tokens" => Some(Kind::Int64),
@@ -141,8 +204,11 @@ impl RowSpec {
     pub fn selects(&self) -> Vec<&'static str> {
         let mut out = vec![];
         for (_, source) in &self.columns {
-            if let ColumnSource::Run(p) = source {
-                out.extend(p.selects());
+            match source {
+                ColumnSource::Run(p) => out.extend(p.selects()),
+                ColumnSource::Group(_) => {}
+                ColumnSource::Trace(f) => out.push(f.select()),
+                ColumnSource::Thread(f) => out.extend(f.needs().read_name()),
             }
         }
         for (source, _) in &self.expand {
@@ -165,6 +231,9 @@ impl RowSpec {
                     .as_ref()
                     .and_then(|g| g.values.get(agg))
                     .map_or(Cell::Null, |v| list_or_json(v.clone())),
+                ColumnSource::Trace(f) => record.trace.as_deref().map_or(Cell::Null, |t| f.cell(t)),
+                // A thread column reads threads (flatten accepts no other input with one).
+                ColumnSource::Thread(_) => Cell::Null,
             };
             row.push((Cow::Borrowed(name.as_str()), cell));
         }

@@ -239,9 +239,14 @@ pub fn serve_slow_sample(
     (serve(&[("proj", &data)], config), sample)
 }
 
-/// `runlake -q run pipelines/<pipeline> --now 2026-11-01T00:10:00Z --since 30d --output <out>`
-/// plus `extra`, with no LangSmith variables but `env`; must succeed; returns stderr.
-pub fn run_30_days(pipeline: &str, out: &Path, extra: &[&str], env: &[(&str, &str)]) -> String {
+/// `runlake -q run pipelines/<pipeline> --output <out>` plus `extra`, with no LangSmith
+/// variables but `env`.
+pub fn run_command(
+    pipeline: &str,
+    out: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Command {
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_runlake"));
     c.args(["-q", "run"])
         .arg(
@@ -249,19 +254,26 @@ pub fn run_30_days(pipeline: &str, out: &Path, extra: &[&str], env: &[(&str, &st
                 .join("pipelines")
                 .join(pipeline),
         )
-        .args([
-            "--now",
-            "2026-11-01T00:10:00Z",
-            "--since",
-            "30d",
-            "--output",
-        ])
+        .arg("--output")
         .arg(out)
         .args(extra)
         .env_remove("LANGSMITH_API_KEY")
         .env_remove("LANGSMITH_ENDPOINT")
         .env_remove("LANGSMITH_PROJECT")
         .envs(env.iter().copied());
+    c
+}
+
+/// `runlake -q run pipelines/<pipeline> --now 2026-11-01T00:10:00Z --since 30d --output <out>`
+/// plus `extra`, with no LangSmith variables but `env`; must succeed; returns stderr.
+pub fn run_30_days(pipeline: &str, out: &Path, extra: &[&str], env: &[(&str, &str)]) -> String {
+    let mut c = run_command(
+        pipeline,
+        out,
+        &["--now", "2026-11-01T00:10:00Z", "--since", "30d"],
+        env,
+    );
+    c.args(extra);
     let output = c.output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(output.status.success(), "{c:?}: {stderr}");
