@@ -558,8 +558,12 @@ async fn feedback_changed_windows(
             }
         }
     }
+    // Feedback is given after its run starts, so none created before the table's earliest
+    // window can be on its runs (or in its windows): the list stops there.
+    let earliest = earlier.iter().map(|w| w.start).min().flatten();
     let mut pages = source.feedback(FeedbackQuery {
         sessions: projects.clone(),
+        min_created_at: earliest,
         min_modified_at: Some(since),
         ..FeedbackQuery::default()
     });
