@@ -153,6 +153,25 @@ impl StageKind for QueryFeedback {
         "entries"
     }
 
+    fn describe(&self) -> Option<String> {
+        let mut only = vec![];
+        if !self.keys.is_empty() {
+            only.push(format!("keys {}", self.keys.join(", ")));
+        }
+        if !self.source_types.is_empty() {
+            let sources: Vec<&str> = self.source_types.iter().map(|t| t.as_str()).collect();
+            only.push(format!("sources {}", sources.join(", ")));
+        }
+        let only = match only.is_empty() {
+            true => String::new(),
+            false => format!(", only {}", only.join("; ")),
+        };
+        Some(format!(
+            "v1 GET /api/v1/feedback per project, created_at in the window{only}: pages of 100 \
+             entries (ceil(entries / 100) requests)"
+        ))
+    }
+
     fn start(&self, start: Start) -> BoxFuture<'static, anyhow::Result<()>> {
         let query = self.query(&start.id, &start.context);
         async move {
