@@ -660,3 +660,55 @@ async fn each_deployment_answers_only_its_apis_and_says_so_in_info() {
         emu.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn capture_writes_each_api_answer_body_but_not_stats() {
+    let fx = fixture(3);
+    let capture = tempfile::tempdir().unwrap();
+    let config = EmulatorConfig {
+        capture: Some(capture.path().join("bodies")),
+        ..Default::default()
+    };
+    let emu = start(&[("proj", &fx.path)], config).await;
+    let page = post(
+        &format!("{}/api/v2/runs/query", emu.url()),
+        json!({"project_ids": [fx.project_id], "limit": 5}),
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    let sessions = http()
+        .get(format!("{}/api/v1/sessions?name=proj", emu.url()))
+        .header("x-api-key", KEY)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    http()
+        .get(format!("{}/_stats", emu.url()))
+        .send()
+        .await
+        .unwrap();
+    emu.shutdown().await;
+    let mut files: Vec<_> = std::fs::read_dir(capture.path().join("bodies"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let names: Vec<_> = files
+        .iter()
+        .map(|p| p.file_name().unwrap().to_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "000000-POST-api-v2-runs-query.json",
+            "000001-GET-api-v1-sessions.json"
+        ]
+    );
+    assert_eq!(std::fs::read_to_string(&files[0]).unwrap(), page);
+    assert_eq!(std::fs::read_to_string(&files[1]).unwrap(), sessions);
+}

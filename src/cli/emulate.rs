@@ -54,6 +54,10 @@ pub struct EmulateArgs {
     /// Fraction of answers truncated halfway through the body.
     #[arg(long, value_name = "FRACTION", default_value_t = 0.0, value_parser = fraction)]
     fault_truncate: f64,
+    /// Write every API answer's body to DIR/NNNNNN-<route>.json (for benchmarks on the exact
+    /// bytes a client received).
+    #[arg(long, value_name = "DIR")]
+    capture: Option<PathBuf>,
 }
 
 fn parse_data(s: &str) -> Result<(String, PathBuf), String> {
@@ -99,6 +103,7 @@ impl EmulateArgs {
             },
             faults,
             deployment: self.deployment,
+            capture: self.capture.clone(),
         })
     }
 }

@@ -8,6 +8,13 @@
 //! Also serves feedback entries (`feedback`: `GET /api/v1/feedback`, consistent with each
 //! run's `feedback_stats`), and lets tests change the data while it runs (`admin`:
 //! `/_admin/runs`, `/_admin/feedback`; in process, [`Emulator::store`]).
+//!
+//! For benchmarks, `--capture DIR` ([`EmulatorConfig::capture`]) writes the body of every API
+//! answer, as buffered before any injected truncation, to `DIR/NNNNNN-<route>.json`: a
+//! six-digit sequence number in the order the answers were produced, then the method and the
+//! matched route, `/` turned into `-` and `{}` into `_` (e.g. `000003-POST-api-v2-runs-query.json`,
+//! `000004-GET-api-v2-traces-_trace_id_-runs.json`).
+//! `/_stats`, `/_admin` and `/_blobs` are not API routes and are not captured.
 
 mod admin;
 mod api_v1;
@@ -23,7 +30,9 @@ pub mod limits;
 mod stats;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -84,6 +93,8 @@ pub struct EmulatorConfig {
     pub rate_limit_speedup: Option<f64>,
     pub faults: FaultConfig,
     pub deployment: Deployment,
+    /// Write every API answer's body into this directory (see the module doc); `None` = off.
+    pub capture: Option<PathBuf>,
 }
 
 impl Default for EmulatorConfig {
@@ -95,6 +106,7 @@ impl Default for EmulatorConfig {
             rate_limit_speedup: None,
             faults: FaultConfig::default(),
             deployment: Deployment::default(),
+            capture: None,
         }
     }
 }
@@ -114,6 +126,8 @@ pub struct AppState {
     limiter: Option<RateLimiter>,
     faults: faults::Faults,
     pub stats: stats::Stats,
+    /// Sequence number of the next captured body (`config.capture`).
+    captured: AtomicU64,
 }
 
 /// Who a rate-limit tier counts requests for.
@@ -309,6 +323,9 @@ async fn gatekeeper(State(app): State<Arc<AppState>>, req: Request, next: Next) 
         .unwrap_or_default();
     app.stats
         .record(&route, parts.status.as_str(), bytes.len() as u64);
+    if let Some(dir) = &app.config.capture {
+        capture(&app, dir, &route, &bytes);
+    }
     if fault == Fault::Truncate && bytes.len() > 1 {
         // Promise the whole body, send half, then fail the stream: the client sees a cut-off
         // answer, as from a proxy that gave up.
@@ -329,6 +346,24 @@ async fn gatekeeper(State(app): State<Arc<AppState>>, req: Request, next: Next) 
         return response;
     }
     Response::from_parts(parts, Body::from(bytes))
+}
+
+/// Writes one answer's body for `--capture` (the module doc has the file names).
+fn capture(app: &AppState, dir: &std::path::Path, route: &str, body: &[u8]) {
+    let n = app.captured.fetch_add(1, Ordering::Relaxed);
+    let name: String = route
+        .replacen(" /", "-", 1)
+        .chars()
+        .map(|c| match c {
+            ' ' | '/' => '-',
+            '{' | '}' => '_',
+            c => c,
+        })
+        .collect();
+    let path = dir.join(format!("{n:06}-{name}.json"));
+    if let Err(e) = std::fs::write(&path, body) {
+        tracing::warn!("cannot capture {}: {e}", path.display());
+    }
 }
 
 fn authenticate(app: &AppState, req: &Request) -> Result<(), ApiError> {
@@ -406,7 +441,11 @@ impl Emulator {
     pub async fn start(store: Store, config: EmulatorConfig) -> std::io::Result<Emulator> {
         let listener = TcpListener::bind(config.bind).await?;
         let addr = listener.local_addr()?;
+        if let Some(dir) = &config.capture {
+            std::fs::create_dir_all(dir)?;
+        }
         let state = Arc::new(AppState {
+            captured: AtomicU64::new(0),
             limiter: config.rate_limit_speedup.map(RateLimiter::new),
             faults: faults::Faults::new(config.faults.clone()),
             stats: stats::Stats::default(),
