@@ -145,16 +145,20 @@ fn sonic_lazy(body: &str, expand: &[String], checked: bool) -> anyhow::Result<us
     Ok(sum)
 }
 
+/// A v2 page of the fields the pipelines read, its payloads kept raw as `P` (sonic-rs's lazy
+/// values or serde_json's `RawValue`s).
 #[derive(Deserialize)]
-struct SonicPage<'a> {
-    #[serde(borrow, default)]
-    items: Vec<SonicItem<'a>>,
+#[serde(bound(deserialize = "P: Deserialize<'de>, 'de: 'a"))]
+struct Page<'a, P> {
+    #[serde(default = "Vec::new")]
+    items: Vec<Item<'a, P>>,
     #[serde(borrow)]
     next_cursor: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
-struct SonicItem<'a> {
+#[serde(bound(deserialize = "P: Deserialize<'de>, 'de: 'a"))]
+struct Item<'a, P> {
     #[serde(borrow)]
     id: Option<Cow<'a, str>>,
     #[serde(borrow)]
@@ -165,19 +169,16 @@ struct SonicItem<'a> {
     run_type: Option<Cow<'a, str>>,
     #[serde(borrow)]
     start_time: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    inputs: Option<sonic_rs::LazyValue<'a>>,
-    #[serde(borrow)]
-    outputs: Option<sonic_rs::LazyValue<'a>>,
-    #[serde(borrow)]
-    feedback_stats: Option<sonic_rs::LazyValue<'a>>,
+    inputs: Option<P>,
+    outputs: Option<P>,
+    feedback_stats: Option<P>,
 }
 
 /// sonic-rs through serde in one pass: borrowed strings, lazy (raw) payloads, unknown fields
 /// skipped; expanded payloads taken apart one level with the lazy iterator.
 fn sonic_serde(body: &str, expand: &[String]) -> anyhow::Result<usize> {
     use sonic_rs::JsonValueTrait;
-    let page: SonicPage = sonic_rs::from_str(body)?;
+    let page: Page<sonic_rs::LazyValue> = sonic_rs::from_str(body)?;
     let mut sum = page.next_cursor.as_deref().map_or(0, touch);
     let raw = |name: &str, v: &Option<sonic_rs::LazyValue>| -> anyhow::Result<usize> {
         let Some(v) = v else { return Ok(0) };
@@ -209,39 +210,11 @@ fn sonic_serde(body: &str, expand: &[String]) -> anyhow::Result<usize> {
     Ok(sum)
 }
 
-#[derive(Deserialize)]
-struct JsonPage<'a> {
-    #[serde(borrow, default)]
-    items: Vec<JsonItem<'a>>,
-    #[serde(borrow)]
-    next_cursor: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-struct JsonItem<'a> {
-    #[serde(borrow)]
-    id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    trace_id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    name: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    run_type: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    start_time: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    inputs: Option<&'a serde_json::value::RawValue>,
-    #[serde(borrow)]
-    outputs: Option<&'a serde_json::value::RawValue>,
-    #[serde(borrow)]
-    feedback_stats: Option<&'a serde_json::value::RawValue>,
-}
-
 /// serde_json for reference: the same typed read with `RawValue` payloads (unknown fields go
 /// through `IgnoredAny`).
 fn serde_json_raw(body: &str, expand: &[String]) -> anyhow::Result<usize> {
     type Level<'a> = HashMap<Cow<'a, str>, &'a serde_json::value::RawValue>;
-    let page: JsonPage = serde_json::from_str(body)?;
+    let page: Page<&serde_json::value::RawValue> = serde_json::from_str(body)?;
     let mut sum = page.next_cursor.as_deref().map_or(0, touch);
     let raw = |name: &str, v: Option<&serde_json::value::RawValue>| -> anyhow::Result<usize> {
         let Some(v) = v else { return Ok(0) };

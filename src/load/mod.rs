@@ -20,6 +20,7 @@ use serde::Serialize;
 use crate::config::{Pipeline, Stage};
 use crate::langsmith::StatsSnapshot;
 use crate::langsmith::{FeedbackQuery, RunsQuery};
+use crate::model::Flow;
 pub use crate::model::Window;
 use crate::model::durations::TimeSpec;
 use crate::model::{Disposition, RejectedRuns, TooManyRejected, cut_windows};
@@ -30,9 +31,7 @@ use crate::sink::{Format, PartitionKey};
 use crate::source::Source;
 use crate::stages::SourceContext;
 use crate::stages::{StageReport, TraceScope};
-use crate::topology::{
-    RunOptions, SinkTarget, derive_select, plan_queries, run_pipeline, source_context,
-};
+use crate::topology::{RunOptions, SinkTarget, plan_queries, run_pipeline, source_context};
 use futures::StreamExt;
 
 /// Command-line choices for a load.
@@ -415,12 +414,12 @@ fn plan_windows(
         .map(|t| t.manifests.iter().map(|m| m.window.end).max())
         .collect::<Option<Vec<_>>>()
         .and_then(|ends| ends.into_iter().min());
+    let resync = p.load.resync.map_or(DEFAULT_RESYNC, |s| s.0);
     let start = match last_committed {
-        Some(end) => Some(resync_start(p, targets, end)),
+        Some(end) => Some(resync_start(targets, end, resync)),
         None => config_since,
     };
     let end = config_until.unwrap_or(now).min(now - lag);
-    let resync = p.load.resync.map_or(DEFAULT_RESYNC, |s| s.0);
     Ok((
         incremental_windows(start, end, size, resync),
         last_committed,
@@ -452,12 +451,11 @@ fn incremental_windows(
     }
 }
 
-/// Where an incremental run starts re-reading: `[load] resync` before the committed `end`,
+/// Where an incremental run starts re-reading: `resync` before the committed `end`,
 /// widened to the start of the committed window it falls in, so that window is replaced
 /// whole. A window open at its start (everything before a time) is not re-read: it could be
 /// any size.
-fn resync_start(p: &Pipeline, targets: &[Target], end: DateTime<Utc>) -> DateTime<Utc> {
-    let resync = p.load.resync.map_or(DEFAULT_RESYNC, |s| s.0);
+fn resync_start(targets: &[Target], end: DateTime<Utc>, resync: TimeDelta) -> DateTime<Utc> {
     let from = end - resync;
     let touched = || {
         targets
@@ -484,32 +482,31 @@ enum FeedbackTime {
     TraceStart,
 }
 
-/// Whether (and how) the pipeline's rows depend on feedback.
+/// Whether (and how) the pipeline's rows depend on feedback: a stage lists feedback entries,
+/// or a query's filters, its select, a stage's reads or a sink's standard run columns
+/// (`feedback_stats`) take it in.
 fn feedback_time(p: &Pipeline, cx: &SourceContext) -> anyhow::Result<Option<FeedbackTime>> {
+    const STATS: &str = "feedback_stats";
     if p.stages
         .values()
         .any(|s| matches!(s, Stage::QueryFeedback(_)))
     {
         return Ok(Some(FeedbackTime::Created));
     }
-    let queries = plan_queries(p, cx)?;
-    let queried = queries.values().any(|q| {
-        let q = &q.query;
-        q.select.iter().any(|f| f == "feedback_stats")
-            || [&q.filter, &q.trace_filter, &q.tree_filter]
-                .iter()
-                .any(|f| f.as_deref().is_some_and(|f| f.contains("feedback_")))
-    });
-    let fetched = p.stages.iter().any(|(id, s)| match s {
-        Stage::FetchRoots(f) => f
-            .select
-            .clone()
-            .unwrap_or_else(|| derive_select(p, id, &[]))
+    let filtered = p
+        .stages
+        .values()
+        .any(|s| matches!(s, Stage::QueryRuns(q) if q.filters_on_feedback));
+    let selected = plan_queries(p, cx)?
+        .values()
+        .any(|q| q.query.select.iter().any(|f| f == STATS));
+    let read = p.stages.values().any(|s| s.reads().contains(&STATS));
+    let standard_columns = p.sinks.values().any(|k| {
+        k.inputs
             .iter()
-            .any(|f| f == "feedback_stats"),
-        _ => false,
+            .any(|i| p.stages.get(i).is_some_and(|s| s.produces() == Flow::Runs))
     });
-    Ok((queried || fetched).then_some(FeedbackTime::TraceStart))
+    Ok((filtered || selected || read || standard_columns).then_some(FeedbackTime::TraceStart))
 }
 
 /// The committed windows before `before` that hold runs (or feedback entries) whose feedback
@@ -711,9 +708,7 @@ impl Loading<'_> {
             window: Some(w),
             progress: self.opts.progress.clone(),
             trace_scope: Some(self.scope),
-            rejected: Arc::new(RejectedRuns::with_limit(Some(
-                p.load.max_rejected.unwrap_or(0),
-            ))),
+            rejected: rejected_runs(p),
         };
         let ran = run_pipeline(p, self.source.clone(), &run).await;
         // What could not be read is kept whether or not the window goes on to publish.
@@ -778,6 +773,14 @@ impl Loading<'_> {
     }
 }
 
+/// Where one pipeline run sets aside the runs it cannot read, failing past
+/// `[load] max_rejected` (default 0).
+fn rejected_runs(p: &Pipeline) -> Arc<RejectedRuns> {
+    Arc::new(RejectedRuns::with_limit(Some(
+        p.load.max_rejected.unwrap_or(0),
+    )))
+}
+
 /// How to name a window on the command line.
 fn window_arg(w: &Window) -> String {
     match w.start {
@@ -826,9 +829,7 @@ async fn run_to_stdout(
         window: Some(w),
         progress: opts.progress.clone(),
         trace_scope: None,
-        rejected: Arc::new(RejectedRuns::with_limit(Some(
-            p.load.max_rejected.unwrap_or(0),
-        ))),
+        rejected: rejected_runs(p),
     };
     opts.progress.set_windows(1);
     // No table to keep unreadable runs beside: they are logged as they are set aside.

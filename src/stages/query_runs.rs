@@ -49,6 +49,8 @@ pub struct QueryRuns {
     pub reach: Reach,
     pub split_windows: Option<bool>,
     pub select: Option<Vec<String>>,
+    /// Whether its filters have feedback conditions (its rows then depend on feedback).
+    pub filters_on_feedback: bool,
     /// Every other argument, as LangSmith takes it (filters are sent as written); boxed, as
     /// the biggest stage by far.
     settings: Box<Settings>,
@@ -112,7 +114,7 @@ impl StageKind for QueryRuns {
 
     fn resolve(s: Settings, cx: &mut Checks) -> Option<QueryRuns> {
         let failed_before = cx.errors.len();
-        check_filters(
+        let filters = check_filters(
             &[
                 ("filter", &s.filter),
                 ("trace_filter", &s.trace_filter),
@@ -142,6 +144,9 @@ impl StageKind for QueryRuns {
             reach,
             split_windows: s.split_windows,
             select: s.select.clone(),
+            filters_on_feedback: filters
+                .iter()
+                .any(|f| super::filter_reads(f).contains(&"feedback_stats")),
             settings: Box::new(s),
         })
     }

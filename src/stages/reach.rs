@@ -113,11 +113,13 @@ pub fn check_page_size(page_size: Option<usize>, cx: &mut Checks) {
     }
 }
 
-/// Filters as written, each checked with a caret under the error.
-pub fn check_filters(filters: &[(&str, &Option<String>)], cx: &mut Checks) {
-    for (field, text) in filters {
-        if let Some(text) = text {
-            cx.filter(field, text);
-        }
-    }
+/// Filters as written, each checked with a caret under the error; the ones that parse.
+pub fn check_filters(
+    filters: &[(&str, &Option<String>)],
+    cx: &mut Checks,
+) -> Vec<crate::filter::Expr> {
+    filters
+        .iter()
+        .filter_map(|(field, text)| cx.filter(field, text.as_deref()?))
+        .collect()
 }
