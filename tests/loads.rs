@@ -1013,7 +1013,8 @@ fn daily_windows_give_the_same_rows_as_one_window_even_for_traces_across_midnigh
         ok(c);
         dataset_rows(out)
     };
-    // The single window spills every root to disk; the daily ones keep them in memory.
+    // With no memory for roots, the single window fetches every root after its children; the
+    // daily ones fetch them while the children stream in.
     let one = load(&dir.path().join("one"), &[], "0");
     let daily = load(
         &dir.path().join("daily"),

@@ -1,11 +1,12 @@
 //! `type = "fetch_roots"`: the root run of every trace its input names, joined with the
 //! trace's aggregates.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use anyhow::Context;
 use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -110,23 +111,32 @@ impl StageKind for FetchRoots {
     }
 }
 
-/// Root runs `fetch_roots` keeps in memory before spilling to a temporary file
-/// (`RUNLAKE_ROOTS_MEMORY_MB` overrides).
+/// Root runs `fetch_roots` holds in memory while its input still runs; past it, trace ids wait
+/// and their roots are fetched once the input ends (`RUNLAKE_ROOTS_MEMORY_MB` overrides).
 fn roots_in_memory_bytes() -> usize {
     std::env::var("RUNLAKE_ROOTS_MEMORY_MB")
         .ok()
         .and_then(|s| s.parse::<usize>().ok())
-        .unwrap_or(64)
+        .unwrap_or(16)
         * 1024
         * 1024
 }
 
+/// Root batches requested at once: enough to keep the client's request slots busy beside the
+/// child query, few enough that fetched-but-unsent roots stay a few pages.
+const BATCHES_IN_FLIGHT: usize = 4;
+
+/// Roots sent downstream per message.
+const SEND_CHUNK: usize = 100;
+
+type Fetch = BoxFuture<'static, anyhow::Result<Vec<crate::model::Run>>>;
+
 /// Batches trace ids as they are first seen and fetches their roots while the child query is
-/// still running. Fetched roots are held in memory up to a budget, then spilled to an
-/// anonymous temporary file; once the input ends (and with it the groups), each root is
-/// joined with its trace's aggregates and sent on.
+/// still running: a root can only be sent once the input ends, when its trace's aggregates are
+/// complete, so fetched roots are held, up to a memory budget. Past the budget, trace ids wait
+/// instead and their roots are fetched after the input ends, streaming straight through: memory
+/// stays bounded without writing roots to disk and parsing them twice.
 async fn run(start: Start, base: RunsQuery, batch: Option<usize>) -> anyhow::Result<()> {
-    use std::io::{BufRead, Seek, Write};
     let Start {
         source,
         mut inbox,
@@ -145,63 +155,51 @@ async fn run(start: Start, base: RunsQuery, batch: Option<usize>) -> anyhow::Res
             .await
             .with_context(|| format!("stage {id:?}"))?,
     };
+    let fetch = |ids: Vec<String>| -> Fetch {
+        let source = source.clone();
+        let base = base.clone();
+        let rejected = rejected.clone();
+        async move {
+            let mut out = vec![];
+            let mut pages = source.fetch_by_ids(&base, ids);
+            while let Some(page) = pages.next().await {
+                let page = page?;
+                out.extend(page.runs);
+                rejected.add(page.rejected)?;
+            }
+            Ok(out)
+        }
+        .boxed()
+    };
+    let budget = roots_in_memory_bytes();
     let mut pending: Vec<String> = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
     let mut groups: HashMap<String, Arc<Group>> = HashMap::new();
-    let mut fetches: tokio::task::JoinSet<anyhow::Result<Vec<crate::model::Run>>> =
-        tokio::task::JoinSet::new();
-    let mut spill = std::io::BufWriter::new(
-        tempfile::tempfile().context("cannot create a spill file for root runs")?,
-    );
-    let spawn =
-        |ids: Vec<String>,
-         fetches: &mut tokio::task::JoinSet<anyhow::Result<Vec<crate::model::Run>>>| {
-            let source = source.clone();
-            let base = base.clone();
-            let rejected = rejected.clone();
-            fetches.spawn(async move {
-                let mut out = vec![];
-                let mut pages = source.fetch_by_ids(&base, ids);
-                while let Some(page) = pages.next().await {
-                    let page = page?;
-                    out.extend(page.runs);
-                    rejected.add(page.rejected)?;
-                }
-                Ok(out)
-            });
-        };
-    // Roots are held in memory up to a budget and spilled beyond it: most exports never
-    // touch the disk, and the biggest stay bounded.
+    // Full batches not yet requested, oldest first; after the budget is spent, all the rest.
+    let mut waiting: VecDeque<Vec<String>> = VecDeque::new();
+    let mut fetches = FuturesUnordered::new();
     let mut held: Vec<crate::model::Run> = Vec::new();
     let mut held_bytes = 0usize;
-    let budget = roots_in_memory_bytes();
-    let mut spilled = 0usize;
-    let mut write_roots = |roots: Vec<crate::model::Run>| -> anyhow::Result<()> {
-        counter.add_out(roots.len());
-        for root in roots {
-            if held_bytes < budget {
-                held_bytes += root.approx_bytes();
-                held.push(root);
-            } else {
-                serde_json::to_writer(&mut spill, &root)?;
-                spill.write_all(b"\n")?;
-                spilled += 1;
-            }
-        }
-        Ok(())
-    };
     let mut open = true;
-    while open || !fetches.is_empty() {
+    loop {
+        while fetches.len() < BATCHES_IN_FLIGHT && held_bytes < budget {
+            let Some(ids) = waiting.pop_front() else {
+                break;
+            };
+            fetches.push(fetch(ids));
+        }
+        if !open && fetches.is_empty() {
+            break;
+        }
         tokio::select! {
             msg = inbox.recv(), if open => {
                 let Some(msg) = msg else {
                     open = false;
                     if !pending.is_empty() {
-                        spawn(std::mem::take(&mut pending), &mut fetches);
+                        waiting.push_back(std::mem::take(&mut pending));
                     }
                     continue;
                 };
-                // Items in: trace ids (or runs) to fetch roots for; final groups are not counted.
                 if !matches!(msg, Msg::Groups(_)) {
                     counter.add_in(msg.len());
                 }
@@ -218,36 +216,47 @@ async fn run(start: Start, base: RunsQuery, batch: Option<usize>) -> anyhow::Res
                     if seen.insert(id.clone()) {
                         pending.push(id);
                         if pending.len() >= batch {
-                            spawn(std::mem::take(&mut pending), &mut fetches);
+                            waiting.push_back(std::mem::take(&mut pending));
                         }
                     }
                 }
             }
-            Some(done) = fetches.join_next(), if !fetches.is_empty() => {
-                write_roots(done.context("a root fetch panicked")??)?;
+            Some(done) = fetches.next(), if !fetches.is_empty() => {
+                let roots = done?;
+                counter.add_out(roots.len());
+                held_bytes += roots.iter().map(|r| r.approx_bytes()).sum::<usize>();
+                held.extend(roots);
             }
         }
     }
-    let mut file = spill.into_inner().map_err(|e| e.into_error())?;
-    file.rewind()?;
-    let spilled_roots = std::io::BufReader::new(file).lines().take(spilled).map(
-        |line| -> anyhow::Result<crate::model::Run> { Ok(crate::model::Run::from_json(&line?)?) },
-    );
-    let mut out = Vec::with_capacity(1000);
-    for run in held.into_iter().map(Ok).chain(spilled_roots) {
-        let run = run?;
-        // Roots were fetched by trace id, so a root's id is its trace's id.
-        let group = groups.get(&run.id).cloned();
-        out.push(Record {
-            group,
-            ..Record::of(run)
-        });
-        if out.len() == 1000 {
-            send(&outputs, Msg::Runs(Arc::new(std::mem::take(&mut out)))).await?;
-        }
+    send_joined(&outputs, &groups, held).await?;
+    let mut late =
+        futures::stream::iter(waiting.into_iter().map(fetch)).buffer_unordered(BATCHES_IN_FLIGHT);
+    while let Some(roots) = late.next().await {
+        let roots = roots?;
+        counter.add_out(roots.len());
+        send_joined(&outputs, &groups, roots).await?;
     }
-    if !out.is_empty() {
-        send(&outputs, Msg::Runs(Arc::new(out))).await?;
+    Ok(())
+}
+
+/// Sends roots on, each joined with its trace's aggregates.
+async fn send_joined(
+    outputs: &super::Outputs,
+    groups: &HashMap<String, Arc<Group>>,
+    roots: Vec<crate::model::Run>,
+) -> anyhow::Result<()> {
+    let mut roots = roots.into_iter().peekable();
+    while roots.peek().is_some() {
+        let chunk: Vec<Record> = roots
+            .by_ref()
+            .take(SEND_CHUNK)
+            .map(|run| Record {
+                group: groups.get(&run.id).cloned(),
+                ..Record::of(run)
+            })
+            .collect();
+        send(outputs, Msg::Runs(Arc::new(chunk))).await?;
     }
     Ok(())
 }

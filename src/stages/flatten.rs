@@ -172,8 +172,10 @@ impl StageKind for Flatten {
     }
 }
 
-/// Payload bytes per record batch leaving a flatten.
-const BATCH_BYTES: usize = 4 * 1024 * 1024;
+/// Payload bytes per record batch leaving a flatten: a few hundred payload-heavy rows, plenty
+/// for the writer's pages, while the builders (which double as they grow) and the queued
+/// batches stay small.
+const BATCH_BYTES: usize = 1024 * 1024;
 
 async fn run(
     spec: RowSpec,
