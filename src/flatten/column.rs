@@ -194,6 +194,8 @@ impl ColumnBuilder {
         let builder = self.builder.as_mut().expect("started");
         match (builder, cell) {
             (Builder::Utf8(b), Cell::Str(s)) if kind == Kind::Utf8 => b.append_value(&s),
+            // JSON payloads (most of an export's bytes) go in as they are, without a copy.
+            (Builder::Utf8(b), Cell::Json(s)) => b.append_value(&s),
             (Builder::Utf8(b), cell) => b.append_value(json_text(&cell)),
             (Builder::Int64(b), Cell::Int(v)) => b.append_value(v),
             (Builder::Float64(b), Cell::Float(v)) => b.append_value(v),

@@ -157,17 +157,16 @@ impl Group {
     }
 
     /// Distinct values are sorted so output is deterministic.
-    pub fn finish(mut self, aggregates: &IndexMap<String, Aggregate>) -> Group {
+    pub fn finish(&mut self, aggregates: &IndexMap<String, Aggregate>) {
         for (name, agg) in aggregates {
             if let (Aggregate::Distinct(_), Some(Value::Array(list))) =
                 (agg, self.values.get_mut(name))
             {
-                list.sort_by_key(|v| match v {
+                list.sort_by_cached_key(|v| match v {
                     Value::String(s) => s.clone(),
                     other => other.to_string(),
                 });
             }
         }
-        self
     }
 }
