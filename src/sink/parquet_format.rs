@@ -42,8 +42,9 @@ impl FormatWriter for ArrowWriter<BufWriter<File>> {
 }
 
 /// zstd (level 3 unless configured), page statistics, row groups bounded by rows and bytes
-/// (the writer buffers a whole row group), no dictionary for JSON payload columns (large,
-/// rarely repeated).
+/// (the writer buffers a whole row group). JSON payload columns get neither a dictionary
+/// (large, rarely repeated) nor statistics: min/max of JSON text prune nothing, and comparing
+/// kilobyte-long values costs CPU for every row.
 pub(super) fn properties(
     options: &SinkOptions,
     schema: &crate::arrow::datatypes::Schema,
@@ -56,10 +57,10 @@ pub(super) fn properties(
     let mut builder = WriterProperties::builder();
     for field in schema.fields() {
         if field.extension_type_name() == Some("arrow.json") {
-            builder = builder.set_column_dictionary_enabled(
-                parquet::schema::types::ColumnPath::from(field.name().as_str()),
-                false,
-            );
+            let column = parquet::schema::types::ColumnPath::from(field.name().as_str());
+            builder = builder
+                .set_column_dictionary_enabled(column.clone(), false)
+                .set_column_statistics_enabled(column, EnabledStatistics::None);
         }
     }
     Ok(builder
