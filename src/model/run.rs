@@ -336,7 +336,7 @@ impl<'de> Deserialize<'de> for Run {
 }
 
 /// Back to v1 JSON: present fields only (absent ones stay absent), unknown fields verbatim.
-/// Used to spill runs to disk without losing anything.
+/// Used to set a run aside (a payload that could not be fetched) without losing anything.
 impl serde::Serialize for Run {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;

@@ -76,7 +76,9 @@ impl Aggregate {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Group {
     pub trace_id: String,
-    pub values: IndexMap<String, Value>,
+    /// One entry per aggregate, in the pipeline's order. A short list rather than a map: a
+    /// trace has a handful of aggregates, and at 1M runs a map per trace cost ~9 MB.
+    values: Vec<(String, Value)>,
     pub keyed: IndexMap<String, Vec<Value>>,
 }
 
@@ -103,11 +105,37 @@ pub fn cell_value(cell: Cell) -> Value {
 }
 
 impl Group {
-    pub fn new(trace_id: String) -> Self {
+    /// An empty group for `aggregates` (room for each, no more).
+    pub fn new(trace_id: String, aggregates: &IndexMap<String, Aggregate>) -> Self {
         Group {
             trace_id,
-            ..Default::default()
+            values: Vec::with_capacity(aggregates.len()),
+            keyed: IndexMap::new(),
         }
+    }
+
+    /// The aggregate `name`, once a run has set it.
+    pub fn value(&self, name: &str) -> Option<&Value> {
+        self.values.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    fn value_mut(&mut self, name: &str) -> Option<&mut Value> {
+        self.values
+            .iter_mut()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
+    }
+
+    /// The aggregate `name`, set to `init()` if no run has set it yet.
+    fn slot(&mut self, name: &str, init: impl FnOnce() -> Value) -> &mut Value {
+        let i = match self.values.iter().position(|(n, _)| n == name) {
+            Some(i) => i,
+            None => {
+                self.values.push((name.to_string(), init()));
+                self.values.len() - 1
+            }
+        };
+        &mut self.values[i].1
     }
 
     pub fn add(&mut self, run: &Run, aggregates: &IndexMap<String, Aggregate>) {
@@ -118,25 +146,24 @@ impl Group {
             };
             match agg {
                 Aggregate::Count => {
-                    let n = self.values.get(name).and_then(Value::as_i64).unwrap_or(0);
-                    self.values.insert(name.clone(), Value::from(n + 1));
+                    let n = self.slot(name, || Value::from(0));
+                    *n = Value::from(n.as_i64().unwrap_or(0) + 1);
                 }
                 Aggregate::Distinct(_) | Aggregate::Collect(_) => {
                     let v = value();
-                    let slot = self
-                        .values
-                        .entry(name.clone())
-                        .or_insert_with(|| Value::Array(vec![]));
-                    let list = slot.as_array_mut().expect("list aggregate");
-                    if matches!(agg, Aggregate::Collect(_)) || !list.contains(&v) {
+                    let collect = matches!(agg, Aggregate::Collect(_));
+                    // Only this arm sets a list aggregate, so it always holds a list.
+                    if let Value::Array(list) = self.slot(name, || Value::Array(vec![]))
+                        && (collect || !list.contains(&v))
+                    {
                         list.push(v);
                     }
                 }
                 Aggregate::First(_) => {
-                    self.values.entry(name.clone()).or_insert_with(value);
+                    self.slot(name, value);
                 }
                 Aggregate::Last(_) => {
-                    self.values.insert(name.clone(), value());
+                    *self.slot(name, || Value::Null) = value();
                 }
                 Aggregate::CollectKeys { prefix, .. } | Aggregate::ExtendKeys { prefix, .. } => {
                     // The seed script iterates the object's items; a null object adds nothing.
@@ -159,8 +186,7 @@ impl Group {
     /// Distinct values are sorted so output is deterministic.
     pub fn finish(&mut self, aggregates: &IndexMap<String, Aggregate>) {
         for (name, agg) in aggregates {
-            if let (Aggregate::Distinct(_), Some(Value::Array(list))) =
-                (agg, self.values.get_mut(name))
+            if let (Aggregate::Distinct(_), Some(Value::Array(list))) = (agg, self.value_mut(name))
             {
                 list.sort_by_cached_key(|v| match v {
                     Value::String(s) => s.clone(),

@@ -186,7 +186,7 @@ async fn run(
                     new.push(trace.clone());
                     groups
                         .entry(trace.clone())
-                        .or_insert_with(|| Arc::new(Group::new(trace.clone())))
+                        .or_insert_with(|| Arc::new(Group::new(trace.clone(), &aggregates)))
                 }
             };
             // Not yet shared: no copy.

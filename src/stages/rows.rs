@@ -229,7 +229,7 @@ impl RowSpec {
                 ColumnSource::Group(agg) => record
                     .group
                     .as_ref()
-                    .and_then(|g| g.values.get(agg))
+                    .and_then(|g| g.value(agg))
                     .map_or(Cell::Null, |v| list_or_json(v.clone())),
                 ColumnSource::Trace(f) => record.trace.as_deref().map_or(Cell::Null, |t| f.cell(t)),
                 // A thread column reads threads (flatten accepts no other input with one).
