@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::group::Group;
-use super::{Flow, Msg, Record, StageKind, Start, send};
+use super::{Flow, Msg, Record, StageKind, Start, send_chunked};
 use crate::langsmith::RunsQuery;
 use crate::located::Checks;
 use crate::located::schema::{inputs, kind, select, table};
@@ -246,17 +246,10 @@ async fn send_joined(
     groups: &HashMap<String, Arc<Group>>,
     roots: Vec<crate::model::Run>,
 ) -> anyhow::Result<()> {
-    let mut roots = roots.into_iter().peekable();
-    while roots.peek().is_some() {
-        let chunk: Vec<Record> = roots
-            .by_ref()
-            .take(SEND_CHUNK)
-            .map(|run| Record {
-                group: groups.get(&run.id).cloned(),
-                ..Record::of(run)
-            })
-            .collect();
-        send(outputs, Msg::Runs(Arc::new(chunk))).await?;
-    }
-    Ok(())
+    // Roots were fetched by trace id, so a root's id is its trace's id.
+    let records = roots.into_iter().map(|run| Record {
+        group: groups.get(&run.id).cloned(),
+        ..Record::of(run)
+    });
+    send_chunked(outputs, records, SEND_CHUNK, |c| Msg::Runs(Arc::new(c))).await
 }

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 
 use super::group::{Aggregate, Group};
 use super::progress::StageCounter;
-use super::{Flow, Msg, Outputs, StageKind, Start, send};
+use super::{Flow, Msg, Outputs, StageKind, Start, send, send_chunked};
 use crate::located::Checks;
 use crate::located::schema::{boolean, inputs, kind, run_path, string, table};
 
@@ -180,17 +180,17 @@ async fn run(
         let mut new = vec![];
         for r in records.iter() {
             let trace = r.run.trace_id.value().unwrap_or(&r.run.id);
-            let group = match groups.get_mut(trace.as_str()) {
-                Some(group) => group,
+            // The id is copied only for a trace not seen before.
+            let i = match groups.get_index_of(trace.as_str()) {
+                Some(i) => i,
                 None => {
                     new.push(trace.clone());
-                    groups
-                        .entry(trace.clone())
-                        .or_insert_with(|| Arc::new(Group::new(trace.clone(), &aggregates)))
+                    let group = Arc::new(Group::new(trace.clone(), &aggregates));
+                    groups.insert_full(trace.clone(), group).0
                 }
             };
             // Not yet shared: no copy.
-            Arc::make_mut(group).add(&r.run, &aggregates);
+            Arc::make_mut(&mut groups[i]).add(&r.run, &aggregates);
         }
         counter.add_in(records.len());
         counter.add_out(new.len());
@@ -198,16 +198,9 @@ async fn run(
             send(&outputs, Msg::TracesSeen(Arc::new(new))).await?;
         }
     }
-    let mut finished = groups.into_values().map(|mut g| {
+    let finished = groups.into_values().map(|mut g| {
         Arc::make_mut(&mut g).finish(&aggregates);
         g
     });
-    loop {
-        let chunk: Vec<Arc<Group>> = finished.by_ref().take(1000).collect();
-        if chunk.is_empty() {
-            break;
-        }
-        send(&outputs, Msg::Groups(Arc::new(chunk))).await?;
-    }
-    Ok(())
+    send_chunked(&outputs, finished, 1000, |c| Msg::Groups(Arc::new(c))).await
 }

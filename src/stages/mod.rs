@@ -199,6 +199,24 @@ async fn send(outputs: &Outputs, msg: Msg) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Sends `items` on in messages of at most `per_message`, each made by `wrap`; items are
+/// produced as messages go, so a big set is never built twice.
+async fn send_chunked<T>(
+    outputs: &Outputs,
+    items: impl IntoIterator<Item = T>,
+    per_message: usize,
+    wrap: impl Fn(Vec<T>) -> Msg,
+) -> anyhow::Result<()> {
+    let mut items = items.into_iter();
+    loop {
+        let chunk: Vec<T> = items.by_ref().take(per_message).collect();
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        send(outputs, wrap(chunk)).await?;
+    }
+}
+
 /// Everything a stage may need when it starts; each kind takes what it uses.
 pub struct Start {
     pub source: Source,
