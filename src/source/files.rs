@@ -7,7 +7,7 @@
 //! offline too (module `summaries`).
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -641,8 +641,9 @@ impl StreamedFiles {
     }
 }
 
-/// Sends each file's lines in blocks of about [`BLOCK_BYTES`]; stops early when the
-/// parsers are gone.
+/// Sends each file's lines in blocks of about [`BLOCK_BYTES`] (a longer line makes a longer
+/// block); stops early when the parsers are gone. Reads go straight into the block (no line
+/// by line copy through a reader's buffer); the partial line a read ends in starts the next.
 fn read_blocks(
     files: &[PathBuf],
     blocks: &std::sync::mpsc::SyncSender<Block>,
@@ -652,22 +653,35 @@ fn read_blocks(
         let file: Arc<str> = path.display().to_string().into();
         let mut reader = runstore::open_maybe_compressed(path)?;
         let mut line = 1;
-        loop {
-            let mut text = Vec::with_capacity(BLOCK_BYTES + (64 << 10));
-            let mut lines = 0;
-            while text.len() < BLOCK_BYTES {
-                let n = reader
-                    .read_until(b'\n', &mut text)
-                    .with_context(|| format!("{file}:{}", line + lines))?;
-                if n == 0 {
-                    break;
+        let mut carry: Vec<u8> = Vec::new();
+        let mut at_end = false;
+        while !at_end {
+            let mut text = Vec::with_capacity(BLOCK_BYTES.max(carry.len()) + BLOCK_BYTES);
+            text.append(&mut carry);
+            // At least 64 KiB more than the carried partial line, so it is read in few calls.
+            let mut want = BLOCK_BYTES.max(text.len() + (64 << 10));
+            let complete = loop {
+                let missing = want.saturating_sub(text.len()).max(1);
+                let n = (&mut reader)
+                    .take(missing as u64)
+                    .read_to_end(&mut text)
+                    .with_context(|| format!("{file}: reading after line {line}"))?;
+                if n < missing {
+                    at_end = true;
+                    break text.len();
                 }
-                lines += 1;
-            }
+                if let Some(last) = memchr::memrchr(b'\n', &text) {
+                    break last + 1;
+                }
+                want += BLOCK_BYTES; // one line longer than a block
+            };
+            carry.extend_from_slice(&text[complete..]);
+            text.truncate(complete);
             if text.is_empty() {
                 break;
             }
             stats.bytes(text.len());
+            let lines = memchr::memchr_iter(b'\n', &text).count();
             let block = Block {
                 file: file.clone(),
                 first_line: line,
@@ -685,46 +699,45 @@ fn read_blocks(
 /// The runs of one block, and its lines that are not runs (not UTF-8, not JSON, not a run).
 fn parse_block(block: &Block) -> Page {
     let mut page = Page::default();
-    let mut text = block.text.as_slice();
+    let at = |index: usize| format!("{}:{}", block.file, block.first_line + index);
     // A block is checked as UTF-8 once; line by line only when that fails.
-    let whole = std::str::from_utf8(text).is_ok();
-    for index in 0.. {
-        if text.is_empty() {
-            break;
+    match std::str::from_utf8(&block.text) {
+        Ok(text) => {
+            for (index, line) in text.split_inclusive('\n').enumerate() {
+                parse_line(&mut page, line, || at(index));
+            }
         }
-        let end = text
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(text.len(), |i| i + 1);
-        let (bytes, rest) = text.split_at(end);
-        text = rest;
-        let at = || format!("{}:{}", block.file, block.first_line + index);
-        let line = if whole {
-            // The whole block is UTF-8, and lines split at '\n', a character boundary.
-            std::str::from_utf8(bytes).expect("checked")
-        } else {
-            match std::str::from_utf8(bytes) {
-                Ok(line) => line,
-                Err(_) => {
-                    let lossy = String::from_utf8_lossy(bytes);
-                    page.rejected
-                        .push(Rejected::new(at(), lossy.trim_end(), "not UTF-8".into()));
-                    continue;
+        Err(_) => {
+            for (index, bytes) in block.text.split_inclusive(|&b| b == b'\n').enumerate() {
+                match std::str::from_utf8(bytes) {
+                    Ok(line) => parse_line(&mut page, line, || at(index)),
+                    Err(_) => {
+                        let lossy = String::from_utf8_lossy(bytes);
+                        page.rejected.push(Rejected::new(
+                            at(index),
+                            lossy.trim_end(),
+                            "not UTF-8".into(),
+                        ));
+                    }
                 }
             }
-        };
-        let line = line.trim_end_matches(['\n', '\r']);
-        if line.trim().is_empty() {
-            continue;
-        }
-        match Run::from_json(line) {
-            Ok(run) => page.runs.push(run),
-            Err(e) => page
-                .rejected
-                .push(Rejected::new(at(), line, format!("not a run: {e}"))),
         }
     }
     page
+}
+
+/// One line's run into `page`, or the line set aside, named by `at`; blank lines are skipped.
+fn parse_line(page: &mut Page, line: &str, at: impl FnOnce() -> String) {
+    let line = line.trim_end_matches(['\n', '\r']);
+    if line.trim().is_empty() {
+        return;
+    }
+    match Run::from_json(line) {
+        Ok(run) => page.runs.push(run),
+        Err(e) => page
+            .rejected
+            .push(Rejected::new(at(), line, format!("not a run: {e}"))),
+    }
 }
 
 impl RunSource for StreamedFiles {
@@ -774,5 +787,62 @@ impl RunSource for StreamedFiles {
 
     fn lane_limits(&self) -> (Vec<(Lane, Option<u32>)>, Duration) {
         (vec![], Duration::ZERO)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lines cut across reads, a line longer than a block, and bad lines keep their line
+    /// numbers; the last line needs no newline.
+    #[test]
+    fn blocks_hold_whole_lines_and_name_each_bad_line() {
+        let dir = std::env::temp_dir().join(format!("runlake-blocks-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("runs.jsonl");
+        let long = format!(
+            r#"{{"id":"long","inputs":{{"text":"{}"}}}}"#,
+            "x".repeat(BLOCK_BYTES * 5 / 2)
+        );
+        let mut text = Vec::new();
+        for i in 0..40_000 {
+            text.extend_from_slice(format!("{{\"id\":\"r{i}\",\"name\":\"n\"}}\n").as_bytes());
+        }
+        text.extend_from_slice(b"\xff\xfe\n"); // line 40001
+        text.extend_from_slice(long.as_bytes()); // line 40002
+        text.extend_from_slice(b"\n\nnot json\r\n{\"id\":\"last\"}"); // lines 40003-40005
+        std::fs::write(&path, &text).unwrap();
+
+        let (tx, rx) = std::sync::mpsc::sync_channel(1000);
+        read_blocks(std::slice::from_ref(&path), &tx, &ClientStats::default()).unwrap();
+        drop(tx);
+        let blocks: Vec<Block> = rx.iter().collect();
+        assert!(blocks.len() > 1);
+        let (mut ids, mut rejected) = (vec![], vec![]);
+        for (i, block) in blocks.iter().enumerate() {
+            if i + 1 < blocks.len() {
+                assert_eq!(block.text.last(), Some(&b'\n'), "block {i} ends a line");
+            }
+            let page = parse_block(block);
+            ids.extend(page.runs.into_iter().map(|r| r.id));
+            rejected.extend(page.rejected.into_iter().map(|r| (r.origin, r.reason)));
+        }
+        assert_eq!(
+            blocks.iter().map(|b| b.text.len()).sum::<usize>(),
+            text.len()
+        );
+        assert!(blocks.iter().any(|b| b.text.len() > BLOCK_BYTES * 2));
+        assert_eq!(ids.len(), 40_002);
+        assert_eq!(ids[..2], ["r0", "r1"]);
+        assert_eq!(ids[39_999..], ["r39999", "long", "last"]);
+        let file = path.display().to_string();
+        assert_eq!(rejected.len(), 2, "{rejected:?}");
+        assert_eq!(
+            rejected[0],
+            (format!("{file}:40001"), "not UTF-8".to_string())
+        );
+        assert_eq!(rejected[1].0, format!("{file}:40004"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
