@@ -173,17 +173,9 @@ impl Run {
     /// enums, `{"raw": …}` detail maps unwrapped.
     fn normalise(&mut self) {
         for v in [&mut self.run_type, &mut self.status] {
-            if let Maybe::Value(s) = v
-                && s.bytes().any(|b| b.is_ascii_uppercase())
-            {
-                *s = s.to_ascii_lowercase();
+            if let Maybe::Value(s) = v {
+                s.make_ascii_lowercase();
             }
-        }
-        if self.session_id.is_absent()
-            && let Some(pos) = self.unknown.iter().position(|(k, _)| k == "project_id")
-        {
-            let (_, raw) = self.unknown.remove(pos);
-            self.session_id = serde_json::from_str::<Maybe<String>>(raw.get()).unwrap_or_default();
         }
         if self.s3_urls.is_absent()
             && let Some(pos) = self.unknown.iter().position(|(k, _)| k == "attachments")
@@ -262,6 +254,9 @@ impl<'de> Deserialize<'de> for Run {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Run, A::Error> {
                 let mut run = Run::default();
                 let mut has_id = false;
+                // v2's `project_id` is read straight into `session_id` (unless a
+                // `session_id` is sent too: then it stays an unknown field, as sent).
+                let mut session_from_project = false;
                 while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
                     // A value that does not fit names its field, so a run set aside says
                     // what was wrong with it.
@@ -296,7 +291,19 @@ impl<'de> Deserialize<'de> for Run {
                         "dotted_order" => set!(dotted_order),
                         "parent_run_id" => set!(parent_run_id),
                         "parent_run_ids" => set!(parent_run_ids),
-                        "session_id" => set!(session_id),
+                        "session_id" => {
+                            if session_from_project {
+                                let project = serde_json::value::to_raw_value(&run.session_id)
+                                    .map_err(de::Error::custom)?;
+                                run.unknown.push(("project_id".into(), project));
+                                session_from_project = false;
+                            }
+                            set!(session_id)
+                        }
+                        "project_id" if run.session_id.is_absent() => {
+                            set!(session_id);
+                            session_from_project = true;
+                        }
                         "reference_example_id" => set!(reference_example_id),
                         "reference_dataset_id" => set!(reference_dataset_id),
                         "thread_id" => set!(thread_id),
@@ -445,6 +452,24 @@ mod tests {
         );
         assert!(run.unknown.is_empty());
         assert_eq!(run.is_root(), Some(false));
+    }
+
+    #[test]
+    fn project_id_is_the_session_unless_a_session_id_is_sent_too() {
+        for text in [
+            r#"{"id":"a","project_id":"p"}"#,
+            r#"{"id":"a","session_id":"s","project_id":"p"}"#,
+            r#"{"id":"a","project_id":"p","session_id":"s"}"#,
+        ] {
+            let run = Run::from_json(text).unwrap();
+            if text.contains("session_id") {
+                assert_eq!(run.session_id, Maybe::Value("s".into()), "{text}");
+                assert_eq!(run.unknown_field("project_id").unwrap().get(), r#""p""#);
+            } else {
+                assert_eq!(run.session_id, Maybe::Value("p".into()), "{text}");
+                assert!(run.unknown.is_empty());
+            }
+        }
     }
 
     #[test]
