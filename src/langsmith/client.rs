@@ -114,7 +114,7 @@ fn read_page<P: RunsPage>(
             Ok((Page::of(runs), next))
         }
         Err(ClientError::Unreadable { .. }) => {
-            let text = std::str::from_utf8(bytes).map_err(|e| malformed(&e, bytes.len()))?;
+            let text = crate::utf8(bytes).map_err(|e| malformed(&e, bytes.len()))?;
             let raw: RawPage = serde_json::from_str(text).map_err(|e| classify(e, bytes.len()))?;
             let next = raw
                 .next_cursor
@@ -650,7 +650,7 @@ pub fn without_query(url: &str) -> &str {
 /// Validates UTF-8 once for the whole body, then parses from `&str`: from bytes, serde_json
 /// would validate every string and raw value again as it copies it out.
 pub(super) fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ClientError> {
-    let text = std::str::from_utf8(bytes).map_err(|e| malformed(&e, bytes.len()))?;
+    let text = crate::utf8(bytes).map_err(|e| malformed(&e, bytes.len()))?;
     serde_json::from_str(text).map_err(|e| classify(e, bytes.len()))
 }
 

@@ -701,7 +701,7 @@ fn parse_block(block: &Block) -> Page {
     let mut page = Page::default();
     let at = |index: usize| format!("{}:{}", block.file, block.first_line + index);
     // A block is checked as UTF-8 once; line by line only when that fails.
-    match std::str::from_utf8(&block.text) {
+    match crate::utf8(&block.text) {
         Ok(text) => {
             for (index, line) in text.split_inclusive('\n').enumerate() {
                 parse_line(&mut page, line, || at(index));
