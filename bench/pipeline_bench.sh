@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks for the pipelines issue, on a generated project of TRACES traces (~5 runs each):
-#  1. tool_usage end to end against the emulator without rate limits: runlake vs the seed's
-#     Python script (official SDK), wall and CPU time, peak memory;
+#  1. tool_usage end to end against the emulator without rate limits: runlake (on v1, the seed's
+#     API, and on v2, its default) vs the seed's Python script (official SDK), wall and CPU time,
+#     peak memory;
 #  2. JSONL → flattened Parquet: `runlake convert` vs DuckDB read_json → COPY TO parquet (zstd),
 #     same file, 2 threads for DuckDB.
 # Usage: bench/pipeline_bench.sh [TRACES]   (needs .venv from scripts/setup-python.sh)
@@ -26,7 +27,10 @@ measure() { # label, command...
 }
 
 echo "== tool_usage, 30-day window, emulator without rate limits"
-CLEAN=$TMP/out measure "runlake run tool_usage" $BIN -q "${TOOL_USAGE[@]}" --output "$TMP/out"
+CLEAN=$TMP/out measure "runlake run tool_usage (v1)" $BIN -q "${TOOL_USAGE[@]}" --output "$TMP/out"
+# The same pipeline as runlake runs it by default (`api = auto`: v2, SmithDB).
+CLEAN=$TMP/out measure "runlake run tool_usage (auto: v2)" $BIN -q run pipelines/tool_usage.toml \
+  --now 2026-11-01T00:10:00Z --set source.split_windows=false --output "$TMP/out"
 cat > "$TMP/seed.py" <<PY
 import datetime as dt, runpy, warnings
 import pandas, tqdm.auto  # C extensions first, then pin datetime.now()
