@@ -3,7 +3,7 @@
 # generated project of TRACES traces (~8 runs each):
 #  1. an emulator started with `--capture` records the exact API answers of one `runlake run`
 #     (v2, `api = auto`, no rate limits), whose Parquet output is kept;
-#  2. runlake's CPU (user + sys, /usr/bin/time) over REPEAT runs (default 3, best) against an
+#  2. runlake's CPU (user + sys, bench/cputime.py) over REPEAT runs (default 3, best) against an
 #     emulator without capture, the same answers;
 #  3. examples/floor.rs on those bytes: the fastest parse of the captured bodies reading only
 #     what the pipeline uses, plus zstd at the sink's level over the output's column pages.
@@ -21,8 +21,8 @@ cpu() { # output dir, command...
   shift
   for _ in $(seq "${REPEAT:-3}"); do
     rm -rf "$out"
-    /usr/bin/time -f "%U %S" -o "$TMP/time" "$@" --output "$out" > /dev/null 2> "$TMP/err" || { cat "$TMP/err"; exit 1; }
-    read -r user sys < "$TMP/time"
+    bench/cputime.py "$TMP/time" "$@" --output "$out" > /dev/null 2> "$TMP/err" || { cat "$TMP/err"; exit 1; }
+    read -r _ user sys _ < "$TMP/time"
     t=$(echo "$user + $sys" | bc)
     if [ -z "$best" ] || [ "$(echo "$t < $best" | bc)" = 1 ]; then best=$t; fi
   done
