@@ -622,7 +622,6 @@ impl Client {
     }
 }
 
-/// Whether `path` is an absolute URL (a pre-signed one) rather than an API path.
 /// An HTTP client with the configured timeouts and pool, sending `headers` with every request.
 fn http_client(config: &ClientConfig, headers: HeaderMap) -> Result<reqwest::Client, ClientError> {
     reqwest::Client::builder()
@@ -638,6 +637,7 @@ fn http_client(config: &ClientConfig, headers: HeaderMap) -> Result<reqwest::Cli
         })
 }
 
+/// Whether `path` is an absolute URL (a pre-signed one) rather than an API path.
 fn is_presigned(path: &str) -> bool {
     path.starts_with("https://") || path.starts_with("http://")
 }
