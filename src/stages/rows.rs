@@ -230,7 +230,7 @@ impl RowSpec {
                     .group
                     .as_ref()
                     .and_then(|g| g.value(agg))
-                    .map_or(Cell::Null, |v| list_or_json(v.clone())),
+                    .map_or(Cell::Null, list_or_json),
                 ColumnSource::Trace(f) => record.trace.as_deref().map_or(Cell::Null, |t| f.cell(t)),
                 // A thread column reads threads (flatten accepts no other input with one).
                 ColumnSource::Thread(_) => Cell::Null,
@@ -261,10 +261,7 @@ impl RowSpec {
                 ExpandSource::Group => {
                     if let Some(g) = &record.group {
                         for (k, values) in &g.keyed {
-                            row.push((
-                                Cow::Owned(format!("{prefix}{k}")),
-                                list_or_json(Value::Array(values.clone())),
-                            ));
+                            row.push((Cow::Owned(format!("{prefix}{k}")), list_cell(values)));
                         }
                     }
                 }
@@ -279,14 +276,25 @@ fn object_at(path: &RunPath, record: &Record) -> Value {
 }
 
 /// A list of strings as List<Utf8>; any other list, or a scalar, as JSON or its own type.
-fn list_or_json(v: Value) -> Cell<'static> {
+/// Borrowed from the group: aggregates are read, never copied, per row.
+fn list_or_json(v: &Value) -> Cell<'_> {
     match v {
-        Value::Array(items) if items.iter().all(Value::is_string) => Cell::List(
-            items
-                .into_iter()
-                .map(|s| Cow::Owned(s.as_str().expect("string").to_string()))
-                .collect(),
-        ),
-        other => computed_cell(other),
+        Value::Array(items) => list_cell(items),
+        scalar => computed_cell(scalar.clone()),
+    }
+}
+
+/// Strings as List<Utf8>, anything else as the list's JSON text.
+fn list_cell(items: &[Value]) -> Cell<'_> {
+    let strings: Option<Vec<Cow<'_, str>>> = items
+        .iter()
+        .map(|v| v.as_str().map(Cow::Borrowed))
+        .collect();
+    match strings {
+        Some(list) => Cell::List(list),
+        // Values serialise without fail (their map keys are strings).
+        None => {
+            serde_json::to_string(items).map_or(Cell::Null, |text| Cell::Json(Cow::Owned(text)))
+        }
     }
 }
