@@ -656,10 +656,10 @@ fn read_blocks(
         let mut carry: Vec<u8> = Vec::new();
         let mut at_end = false;
         while !at_end {
-            let mut text = Vec::with_capacity(BLOCK_BYTES.max(carry.len()) + BLOCK_BYTES);
-            text.append(&mut carry);
             // At least 64 KiB more than the carried partial line, so it is read in few calls.
-            let mut want = BLOCK_BYTES.max(text.len() + (64 << 10));
+            let mut want = BLOCK_BYTES.max(carry.len() + (64 << 10));
+            let mut text = Vec::with_capacity(want);
+            text.append(&mut carry);
             let complete = loop {
                 let missing = want.saturating_sub(text.len()).max(1);
                 let n = (&mut reader)
