@@ -14,5 +14,5 @@ pub use query::{Cursor, FeedbackWindow, Order, Page, RunQuery};
 pub use render::{preview, write_v1_run};
 pub use store::{
     BLOBS_ROUTE, ChangeError, Project, SharedStore, Store, StoredRun, Upserted, decompress,
-    open_maybe_compressed, run_session, stored_run,
+    open_decompressed, open_maybe_compressed, run_session, stored_run,
 };

@@ -756,9 +756,18 @@ fn parse_run(line: &str, served: bool) -> anyhow::Result<(StoredRun, bool)> {
 
 /// Opens a file, decompressing `.gz` and `.zst` by extension.
 pub fn open_maybe_compressed(path: &Path) -> anyhow::Result<Box<dyn BufRead>> {
+    Ok(Box::new(BufReader::with_capacity(
+        1 << 20,
+        open_decompressed(path)?,
+    )))
+}
+
+/// The file at `path`, decompressed by its extension, without a buffer of its own: for
+/// readers that read large blocks themselves (a buffer would copy every byte once more).
+pub fn open_decompressed(path: &Path) -> anyhow::Result<Box<dyn Read + Send>> {
     let file =
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    decompress(&path.to_string_lossy(), file)
+    decompressor(&path.to_string_lossy(), file)
 }
 
 /// `reader`'s lines, decompressed by the extension of `name` (`.gz`, `.zst`).
@@ -766,12 +775,21 @@ pub fn decompress(
     name: &str,
     reader: impl Read + Send + 'static,
 ) -> anyhow::Result<Box<dyn BufRead>> {
-    let reader: Box<dyn Read> = if name.ends_with(".gz") {
+    Ok(Box::new(BufReader::with_capacity(
+        1 << 20,
+        decompressor(name, reader)?,
+    )))
+}
+
+fn decompressor(
+    name: &str,
+    reader: impl Read + Send + 'static,
+) -> anyhow::Result<Box<dyn Read + Send>> {
+    Ok(if name.ends_with(".gz") {
         Box::new(flate2::read::MultiGzDecoder::new(reader))
     } else if name.ends_with(".zst") || name.ends_with(".zstd") {
         Box::new(zstd::Decoder::new(reader)?)
     } else {
         Box::new(reader)
-    };
-    Ok(Box::new(BufReader::with_capacity(1 << 20, reader)))
+    })
 }

@@ -651,7 +651,7 @@ fn read_blocks(
 ) -> anyhow::Result<()> {
     for path in files {
         let file: Arc<str> = path.display().to_string().into();
-        let mut reader = runstore::open_maybe_compressed(path)?;
+        let mut reader = runstore::open_decompressed(path)?;
         let mut line = 1;
         let mut carry: Vec<u8> = Vec::new();
         let mut at_end = false;
