@@ -3,7 +3,7 @@
 use std::fs::File;
 use std::io::BufWriter;
 
-use crate::arrow::datatypes::SchemaRef;
+use crate::arrow::datatypes::{DataType, Field, SchemaRef};
 use crate::arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -41,10 +41,16 @@ impl FormatWriter for ArrowWriter<BufWriter<File>> {
     }
 }
 
+/// A column chunk's dictionary stops growing past this and the rest of the chunk is written
+/// plain: names, run types, statuses and tags fit many times over, while a column of unique
+/// values (run ids, dotted orders) gives up after ~1,800 ids instead of hashing ~29,000 for
+/// the default 1 MiB (`convert` of 163k runs: 5% less CPU, a 4% smaller file).
+const DICTIONARY_PAGE_BYTES: usize = 64 * 1024;
+
 /// zstd (level 3 unless configured), page statistics, row groups bounded by rows and bytes
-/// (the writer buffers a whole row group). JSON payload columns get neither a dictionary
-/// (large, rarely repeated) nor statistics: min/max of JSON text prune nothing, and comparing
-/// kilobyte-long values costs CPU for every row.
+/// (the writer buffers a whole row group). Dictionaries only for strings and lists of strings
+/// (see [`dictionary_pays`]). JSON payload columns get no statistics either: min/max of JSON
+/// text prune nothing, and comparing kilobyte-long values costs CPU for every row.
 pub(super) fn properties(
     options: &SinkOptions,
     schema: &crate::arrow::datatypes::Schema,
@@ -56,14 +62,16 @@ pub(super) fn properties(
     };
     let mut builder = WriterProperties::builder();
     for field in schema.fields() {
-        if field.extension_type_name() == Some("arrow.json") {
-            let column = parquet::schema::types::ColumnPath::from(field.name().as_str());
-            builder = builder
-                .set_column_dictionary_enabled(column.clone(), false)
-                .set_column_statistics_enabled(column, EnabledStatistics::None);
+        let column = || parquet::schema::types::ColumnPath::from(field.name().as_str());
+        if !dictionary_pays(field) {
+            builder = builder.set_column_dictionary_enabled(column(), false);
+        }
+        if is_json(field) {
+            builder = builder.set_column_statistics_enabled(column(), EnabledStatistics::None);
         }
     }
     Ok(builder
+        .set_dictionary_page_size_limit(DICTIONARY_PAGE_BYTES)
         .set_compression(compression)
         .set_max_row_group_row_count(Some(options.row_group_rows.max(1)))
         .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
@@ -79,14 +87,29 @@ pub(super) fn properties(
         .build())
 }
 
+fn is_json(field: &Field) -> bool {
+    field.extension_type_name() == Some("arrow.json")
+}
+
+/// Whether a column's values are likely to repeat enough for a dictionary page: short
+/// strings (names, types, statuses) and lists of them. Timestamps, numbers and JSON payloads
+/// rarely repeat; hashing every value into a dictionary that is then dropped costs CPU, and
+/// zstd packs them better plain (`convert` of 163k runs: 4% less CPU, a 3% smaller file).
+fn dictionary_pays(field: &Field) -> bool {
+    match field.data_type() {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => !is_json(field),
+        DataType::List(_) | DataType::LargeList(_) => true,
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::sink::Format;
 
-    #[test]
-    fn the_configured_zstd_level_reaches_the_writer() {
-        let options = |compression: &str, compression_level| SinkOptions {
+    fn options(compression: &str, compression_level: i32) -> SinkOptions {
+        SinkOptions {
             format: Format::Parquet,
             dir: std::path::PathBuf::from("unused"),
             name: "t".into(),
@@ -98,7 +121,43 @@ mod tests {
             partition_by: vec![],
             metadata: vec![],
             committed: vec![],
-        };
+        }
+    }
+
+    #[test]
+    fn dictionaries_only_for_strings_and_statistics_not_for_json() {
+        use crate::arrow::datatypes::TimeUnit;
+        let schema = crate::arrow::datatypes::Schema::new(vec![
+            Field::new("name", DataType::Utf8, true),
+            Field::new(
+                "start_time",
+                DataType::Timestamp(TimeUnit::Microsecond, None),
+                true,
+            ),
+            Field::new("total_cost", DataType::Float64, true),
+            Field::new("inputs", DataType::Utf8, true)
+                .with_extension_type(arrow_schema::extension::Json::default()),
+        ]);
+        let props = properties(&options("zstd", 3), &schema).unwrap();
+        let column = |name: &str| parquet::schema::types::ColumnPath::from(name);
+        let dictionary = |name| props.dictionary_enabled(&column(name));
+        assert!(dictionary("name"));
+        assert!(!dictionary("start_time"));
+        assert!(!dictionary("total_cost"));
+        assert!(!dictionary("inputs"));
+        assert_eq!(
+            props.statistics_enabled(&column("inputs")),
+            EnabledStatistics::None
+        );
+        assert_eq!(
+            props.statistics_enabled(&column("name")),
+            EnabledStatistics::Page
+        );
+        assert_eq!(props.dictionary_page_size_limit(), DICTIONARY_PAGE_BYTES);
+    }
+
+    #[test]
+    fn the_configured_zstd_level_reaches_the_writer() {
         let schema = crate::arrow::datatypes::Schema::empty();
         let codec = |compression, level| {
             properties(&options(compression, level), &schema)
