@@ -516,6 +516,8 @@ const PARSERS: usize = 2;
 struct Block {
     file: Arc<str>,
     first_line: usize,
+    /// Lines in `text`, to size the page's runs up front.
+    lines: usize,
     text: Vec<u8>,
 }
 
@@ -685,6 +687,7 @@ fn read_blocks(
             let block = Block {
                 file: file.clone(),
                 first_line: line,
+                lines,
                 text,
             };
             line += lines;
@@ -699,6 +702,7 @@ fn read_blocks(
 /// The runs of one block, and its lines that are not runs (not UTF-8, not JSON, not a run).
 fn parse_block(block: &Block) -> Page {
     let mut page = Page::default();
+    page.runs.reserve_exact(block.lines);
     let at = |index: usize| format!("{}:{}", block.file, block.first_line + index);
     // A block is checked as UTF-8 once; line by line only when that fails.
     match crate::utf8(&block.text) {
