@@ -6,7 +6,10 @@
 #  2. runlake's CPU (user + sys, bench/cputime.py) over REPEAT runs (default 3, best) against an
 #     emulator without capture, the same answers;
 #  3. examples/floor.rs on those bytes: the fastest parse of the captured bodies reading only
-#     what the pipeline uses, plus zstd at the sink's level over the output's column pages.
+#     what the pipeline uses, plus zstd at the sink's level over the output's column pages;
+#     and, beside that floor, the two costs no pipeline on HTTP and the parquet crate avoids:
+#     receiving the bodies over loopback TCP, and the parquet crate's writer (zstd included)
+#     writing the output's rows with the sink's properties.
 # Usage: bench/floor_bench.sh [TRACES]
 set -euo pipefail
 TRACES=${1:-20000}
@@ -48,6 +51,12 @@ bench() { # name, expand, pipeline args...
   floor=$(awk '$1 == "floor" { print $2 }' "$TMP/floor-$name")
   printf '%-13s runlake cpu %6.3fs  floor %6.3fs (parse %6.3fs + zstd %6.3fs)  runlake = %5.1fx floor\n' \
     "$name" "$runlake" "$floor" "$parse" "$zstd" "$(echo "$runlake / $floor" | bc -l)"
+  local transport write with
+  transport=$(awk '$1 == "transport" { print $2 }' "$TMP/floor-$name")
+  write=$(awk '$1 == "parquet_write" { print $2 }' "$TMP/floor-$name")
+  with=$(awk '$1 == "floor_with_writer" { print $2 }' "$TMP/floor-$name")
+  printf '%-13s with transport and the Parquet writer: %6.3fs (parse %6.3fs + transport %6.3fs + parquet_write %6.3fs)  runlake = %5.1fx\n' \
+    "" "$with" "$parse" "$transport" "$write" "$(echo "$runlake / $with" | bc -l)"
 }
 
 echo "== CPU floor (best of ${REPEAT:-3}); floor.rs lines are seconds"

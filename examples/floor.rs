@@ -9,6 +9,14 @@
 //!     of the output Parquet files, decompressed as the reader returns it, compressed again with
 //!     `zstd::bulk::compress`.
 //!
+//! Beyond parse + zstd, two costs no pipeline avoids, measured the same way (reported, not in
+//! `floor`): (c) `transport`, receiving the same bodies over a loopback TCP connection, one
+//! request per body, into a reused buffer (the receiving thread's CPU; the sender is the
+//! server's); (d) `parquet_write`, the parquet crate's `ArrowWriter` with the sink's own
+//! properties writing the output's rows again, file by file, into memory (zstd included).
+//! `floor_with_writer` = parse + transport + parquet_write: the least a pipeline built on
+//! HTTP and the parquet crate can spend.
+//!
 //! Each is timed on one thread over bytes already in memory (so wall = CPU), best of `--repeat`.
 //! sonic-rs chooses its SIMD code at compile time: built with `RUSTFLAGS="-C target-cpu=native"`
 //! (AVX2 here) its parses were 5-40% faster, yet the best validating one stayed within 10% of
@@ -248,6 +256,108 @@ fn serde_json_ignored(body: &str) -> anyhow::Result<usize> {
     Ok(body.len())
 }
 
+// --- (c) transport ------------------------------------------------------------------------
+
+/// CPU seconds the calling thread has used.
+fn thread_cpu() -> f64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid pointer to a timespec, a clock every Linux has.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    t.tv_sec as f64 + t.tv_nsec as f64 / 1e9
+}
+
+/// The receiving side's CPU for `bodies` sent over loopback TCP, one one-byte request each
+/// (best of `repeat`): the kernel's copy into a reused buffer and the round trips' syscalls.
+fn transport(bodies: &[String], repeat: usize) -> anyhow::Result<f64> {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let sizes: Vec<usize> = bodies.iter().map(String::len).collect();
+    let mut best = f64::INFINITY;
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        scope.spawn(|| -> anyhow::Result<()> {
+            for _ in 0..repeat {
+                let (mut conn, _) = listener.accept()?;
+                let mut request = [0u8; 1];
+                for body in bodies {
+                    conn.read_exact(&mut request)?;
+                    conn.write_all(body.as_bytes())?;
+                }
+            }
+            Ok(())
+        });
+        let mut buffer = vec![0u8; sizes.iter().copied().max().unwrap_or(0)];
+        for _ in 0..repeat {
+            let mut conn = std::net::TcpStream::connect(addr)?;
+            conn.set_nodelay(true)?;
+            let start = thread_cpu();
+            for &size in &sizes {
+                conn.write_all(b"?")?;
+                conn.read_exact(&mut buffer[..size])?;
+            }
+            best = best.min(thread_cpu() - start);
+            black_box(&buffer);
+        }
+        Ok(())
+    })?;
+    Ok(best)
+}
+
+// --- (d) the Parquet writer ---------------------------------------------------------------
+
+/// Each output file's rows, as Arrow batches with the file's schema.
+fn file_batches(
+    path: &Path,
+) -> anyhow::Result<(
+    runlake::arrow::datatypes::SchemaRef,
+    Vec<runlake::arrow::record_batch::RecordBatch>,
+)> {
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+        std::fs::File::open(path)?,
+    )?
+    .with_batch_size(runlake::sink::defaults::BATCH_ROWS)
+    .build()?;
+    let schema = runlake::arrow::record_batch::RecordBatchReader::schema(&reader);
+    Ok((schema, reader.collect::<Result<_, _>>()?))
+}
+
+/// Writes every file's batches again with the sink's properties, into memory.
+fn parquet_write(
+    files: &[(
+        runlake::arrow::datatypes::SchemaRef,
+        Vec<runlake::arrow::record_batch::RecordBatch>,
+    )],
+    level: i32,
+) -> anyhow::Result<usize> {
+    let mut sum = 0;
+    for (schema, batches) in files {
+        let options = runlake::sink::SinkOptions {
+            format: runlake::sink::Format::Parquet,
+            dir: PathBuf::new(),
+            name: String::new(),
+            compression: "zstd".into(),
+            compression_level: level,
+            row_group_rows: runlake::sink::defaults::ROW_GROUP_ROWS,
+            max_rows_per_file: runlake::sink::defaults::MAX_ROWS_PER_FILE,
+            max_file_bytes: runlake::sink::defaults::MAX_FILE_MB << 20,
+            partition_by: vec![],
+            metadata: vec![],
+            committed: vec![],
+        };
+        let props = runlake::sink::parquet_properties(&options, schema)?;
+        let mut writer =
+            parquet::arrow::ArrowWriter::try_new(Vec::new(), schema.clone(), Some(props))?;
+        for batch in batches {
+            writer.write(batch)?;
+        }
+        sum += writer.into_inner()?.len();
+    }
+    Ok(sum)
+}
+
 // --- (b) compression ---------------------------------------------------------------------
 
 /// Every page of every column chunk of `path`, decompressed.
@@ -285,6 +395,10 @@ fn main() -> anyhow::Result<()> {
         column_pages(p, &mut pages).with_context(|| format!("reading {}", p.display()))?;
     }
     let page_bytes: usize = pages.iter().map(|p| p.len()).sum();
+    let outputs = parquet
+        .iter()
+        .map(|p| file_batches(p).with_context(|| format!("reading {}", p.display())))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     eprintln!(
         "{} run-query bodies ({:.1} MB); {} parquet files, {} pages ({:.1} MB uncompressed); zstd level {}",
         bodies.len(),
@@ -323,5 +437,10 @@ fn main() -> anyhow::Result<()> {
     println!("floor_parse {parse:.4}");
     println!("floor_zstd {zstd_s:.4}");
     println!("floor {:.4}", parse + zstd_s);
+    let transport_s = transport(&bodies, a.repeat)?;
+    let write_s = best(a.repeat, || parquet_write(&outputs, a.level))?;
+    println!("transport {transport_s:.4}");
+    println!("parquet_write {write_s:.4}");
+    println!("floor_with_writer {:.4}", parse + transport_s + write_s);
     Ok(())
 }

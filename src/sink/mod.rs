@@ -39,6 +39,7 @@ pub mod defaults {
     pub const BATCH_ROWS: usize = 8192;
 }
 
+pub use parquet_format::properties as parquet_properties;
 pub use partition::PartitionKey;
 
 /// Upper bound of a row group's encoded size, which the writer holds in memory.

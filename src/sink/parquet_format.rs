@@ -51,7 +51,7 @@ const DICTIONARY_PAGE_BYTES: usize = 64 * 1024;
 /// (the writer buffers a whole row group). Dictionaries only for strings and lists of strings
 /// (see [`dictionary_pays`]). JSON payload columns get no statistics either: min/max of JSON
 /// text prune nothing, and comparing kilobyte-long values costs CPU for every row.
-pub(super) fn properties(
+pub fn properties(
     options: &SinkOptions,
     schema: &crate::arrow::datatypes::Schema,
 ) -> anyhow::Result<WriterProperties> {
