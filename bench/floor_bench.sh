@@ -45,16 +45,13 @@ bench() { # name, expand, pipeline args...
   cargo run --release --quiet --example floor -- --capture "$cap" --output "$TMP/kept-$name" \
     --expand "$expand" --repeat "${REPEAT:-3}" > "$TMP/floor-$name"
   sed 's/^/    /' "$TMP/floor-$name"
-  local parse zstd floor
-  parse=$(awk '$1 == "floor_parse" { print $2 }' "$TMP/floor-$name")
-  zstd=$(awk '$1 == "floor_zstd" { print $2 }' "$TMP/floor-$name")
-  floor=$(awk '$1 == "floor" { print $2 }' "$TMP/floor-$name")
+  # One figure of floor.rs's `name seconds` lines.
+  figure() { awk -v key="$1" '$1 == key { print $2 }' "$TMP/floor-$name"; }
+  local parse zstd floor transport write with
+  parse=$(figure floor_parse) zstd=$(figure floor_zstd) floor=$(figure floor)
+  transport=$(figure transport) write=$(figure parquet_write) with=$(figure floor_with_writer)
   printf '%-13s runlake cpu %6.3fs  floor %6.3fs (parse %6.3fs + zstd %6.3fs)  runlake = %5.1fx floor\n' \
     "$name" "$runlake" "$floor" "$parse" "$zstd" "$(echo "$runlake / $floor" | bc -l)"
-  local transport write with
-  transport=$(awk '$1 == "transport" { print $2 }' "$TMP/floor-$name")
-  write=$(awk '$1 == "parquet_write" { print $2 }' "$TMP/floor-$name")
-  with=$(awk '$1 == "floor_with_writer" { print $2 }' "$TMP/floor-$name")
   printf '%-13s with transport and the Parquet writer: %6.3fs (parse %6.3fs + transport %6.3fs + parquet_write %6.3fs)  runlake = %5.1fx\n' \
     "" "$with" "$parse" "$transport" "$write" "$(echo "$runlake / $with" | bc -l)"
 }

@@ -308,13 +308,14 @@ fn transport(bodies: &[String], repeat: usize) -> anyhow::Result<f64> {
 
 // --- (d) the Parquet writer ---------------------------------------------------------------
 
-/// Each output file's rows, as Arrow batches with the file's schema.
-fn file_batches(
-    path: &Path,
-) -> anyhow::Result<(
+/// One output file's rows: its schema and its batches.
+type FileRows = (
     runlake::arrow::datatypes::SchemaRef,
     Vec<runlake::arrow::record_batch::RecordBatch>,
-)> {
+);
+
+/// Each output file's rows, as Arrow batches with the file's schema.
+fn file_batches(path: &Path) -> anyhow::Result<FileRows> {
     let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
         std::fs::File::open(path)?,
     )?
@@ -325,28 +326,22 @@ fn file_batches(
 }
 
 /// Writes every file's batches again with the sink's properties, into memory.
-fn parquet_write(
-    files: &[(
-        runlake::arrow::datatypes::SchemaRef,
-        Vec<runlake::arrow::record_batch::RecordBatch>,
-    )],
-    level: i32,
-) -> anyhow::Result<usize> {
+fn parquet_write(files: &[FileRows], level: i32) -> anyhow::Result<usize> {
+    let options = runlake::sink::SinkOptions {
+        format: runlake::sink::Format::Parquet,
+        dir: PathBuf::new(),
+        name: String::new(),
+        compression: "zstd".into(),
+        compression_level: level,
+        row_group_rows: runlake::sink::defaults::ROW_GROUP_ROWS,
+        max_rows_per_file: runlake::sink::defaults::MAX_ROWS_PER_FILE,
+        max_file_bytes: runlake::sink::defaults::MAX_FILE_MB << 20,
+        partition_by: vec![],
+        metadata: vec![],
+        committed: vec![],
+    };
     let mut sum = 0;
     for (schema, batches) in files {
-        let options = runlake::sink::SinkOptions {
-            format: runlake::sink::Format::Parquet,
-            dir: PathBuf::new(),
-            name: String::new(),
-            compression: "zstd".into(),
-            compression_level: level,
-            row_group_rows: runlake::sink::defaults::ROW_GROUP_ROWS,
-            max_rows_per_file: runlake::sink::defaults::MAX_ROWS_PER_FILE,
-            max_file_bytes: runlake::sink::defaults::MAX_FILE_MB << 20,
-            partition_by: vec![],
-            metadata: vec![],
-            committed: vec![],
-        };
         let props = runlake::sink::parquet_properties(&options, schema)?;
         let mut writer =
             parquet::arrow::ArrowWriter::try_new(Vec::new(), schema.clone(), Some(props))?;

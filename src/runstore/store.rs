@@ -756,10 +756,7 @@ fn parse_run(line: &str, served: bool) -> anyhow::Result<(StoredRun, bool)> {
 
 /// Opens a file, decompressing `.gz` and `.zst` by extension.
 pub fn open_maybe_compressed(path: &Path) -> anyhow::Result<Box<dyn BufRead>> {
-    Ok(Box::new(BufReader::with_capacity(
-        1 << 20,
-        open_decompressed(path)?,
-    )))
+    Ok(buffered(open_decompressed(path)?))
 }
 
 /// The file at `path`, decompressed by its extension, without a buffer of its own: for
@@ -775,10 +772,12 @@ pub fn decompress(
     name: &str,
     reader: impl Read + Send + 'static,
 ) -> anyhow::Result<Box<dyn BufRead>> {
-    Ok(Box::new(BufReader::with_capacity(
-        1 << 20,
-        decompressor(name, reader)?,
-    )))
+    Ok(buffered(decompressor(name, reader)?))
+}
+
+/// Read line by line through a 1 MiB buffer.
+fn buffered(reader: Box<dyn Read + Send>) -> Box<dyn BufRead> {
+    Box::new(BufReader::with_capacity(1 << 20, reader))
 }
 
 fn decompressor(
