@@ -612,6 +612,8 @@ impl StreamedFiles {
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<Page, ClientError>>(PARSERS * 2);
         let inner = self.inner.clone();
         std::thread::spawn(move || {
+            // The parsers it starts inherit the lowered priority.
+            super::priority::lower_to_producer();
             let (block_tx, block_rx) = std::sync::mpsc::sync_channel::<Block>(PARSERS * 2);
             let block_rx = Arc::new(Mutex::new(block_rx));
             std::thread::scope(|scope| {
@@ -847,6 +849,49 @@ mod tests {
             (format!("{file}:40001"), "not UTF-8".to_string())
         );
         assert_eq!(rejected[1].0, format!("{file}:40004"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The reader and parser threads run at the producer priority; the thread that reads the
+    /// pages (the pipeline's) keeps its own.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn reader_and_parsers_run_at_producer_priority() {
+        use futures::StreamExt;
+        fn nice_values() -> Vec<(String, i32)> {
+            let tasks = std::fs::read_dir("/proc/self/task").unwrap();
+            tasks
+                .map(|t| {
+                    let t = t.unwrap().path();
+                    let stat = std::fs::read_to_string(t.join("stat")).unwrap();
+                    // Fields after the command name: state is field 3, nice field 19.
+                    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+                    let nice = after_name.split(' ').nth(16).unwrap().parse().unwrap();
+                    (t.file_name().unwrap().to_string_lossy().into_owned(), nice)
+                })
+                .collect()
+        }
+        let dir = std::env::temp_dir().join(format!("runlake-nice-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("runs.jsonl");
+        // Many more blocks than the queues hold, so every producer is alive after one page.
+        let line = format!("{{\"id\":\"r\",\"name\":\"{}\"}}\n", "n".repeat(200));
+        std::fs::write(&path, line.repeat(BLOCK_BYTES * 16 / line.len())).unwrap();
+        let before = nice_values();
+        let files = StreamedFiles::open(&path).unwrap();
+        let mut pages = files.pages();
+        let first = futures::executor::block_on(pages.next()).unwrap().unwrap();
+        assert!(!first.runs.is_empty());
+        let after = nice_values();
+        let lowered: Vec<_> = after
+            .iter()
+            .filter(|(tid, _)| !before.iter().any(|(t, _)| t == tid))
+            .filter(|(_, nice)| *nice == super::super::priority::PRODUCER_NICE)
+            .collect();
+        assert_eq!(lowered.len(), 1 + PARSERS, "{before:?} -> {after:?}");
+        let me = format!("{}", unsafe { libc::syscall(libc::SYS_gettid) });
+        assert!(after.iter().any(|(tid, nice)| *tid == me && *nice == 0));
+        drop(pages);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -7,6 +7,7 @@ mod bulk_export;
 pub mod files;
 mod langsmith;
 pub mod offloaded;
+mod priority;
 mod summaries;
 
 use std::sync::Arc;
