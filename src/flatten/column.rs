@@ -402,3 +402,72 @@ pub fn conform_exact(array: &ArrayRef, from: Option<Kind>, to: Kind) -> Result<A
         _ => Err(first_value()),
     }
 }
+
+/// A value from a run's payload as a typed cell, by a rule that does not depend on which
+/// values a load happens to see, so the daily files of one table agree: every number is a
+/// float (integers up to ±2^53 are exact as floats; past that they stay exact as JSON text),
+/// strings are strings, booleans booleans, objects and arrays JSON.
+pub fn json_cell(v: serde_json::Value) -> Cell<'static> {
+    const EXACT_AS_FLOAT: u64 = 1 << 53;
+    match v {
+        serde_json::Value::Number(n) => {
+            let exact = match (n.as_i64(), n.as_u64()) {
+                (Some(i), _) => i.unsigned_abs() <= EXACT_AS_FLOAT,
+                (None, Some(u)) => u <= EXACT_AS_FLOAT,
+                (None, None) => true, // a float already
+            };
+            match n.as_f64() {
+                Some(f) if exact => Cell::Float(f),
+                _ => Cell::Json(std::borrow::Cow::Owned(n.to_string())),
+            }
+        }
+        other => computed_cell(other),
+    }
+}
+
+/// A value runlake computed (a count, a sum) as a typed cell: integers stay integers.
+pub fn computed_cell(v: serde_json::Value) -> Cell<'static> {
+    match v {
+        serde_json::Value::Null => Cell::Null,
+        serde_json::Value::Bool(b) => Cell::Bool(b),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => Cell::Int(i),
+            None if n.is_u64() => Cell::Json(std::borrow::Cow::Owned(n.to_string())),
+            None => n.as_f64().map_or(Cell::Null, Cell::Float),
+        },
+        serde_json::Value::String(s) => Cell::Str(std::borrow::Cow::Owned(s)),
+        other => Cell::Json(std::borrow::Cow::Owned(other.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_numbers_are_floats_and_integers_too_big_for_one_stay_exact_text() {
+        let cell = |text: &str| json_cell(serde_json::from_str(text).unwrap());
+        assert!(matches!(cell("42"), Cell::Float(f) if f == 42.0));
+        assert!(matches!(cell("-9007199254740992"), Cell::Float(f) if f == -9007199254740992.0));
+        for big in [
+            "18446744073709551557",
+            "9007199254740993",
+            "-9007199254740993",
+        ] {
+            match cell(big) {
+                Cell::Json(t) => assert_eq!(t, big),
+                other => panic!("{other:?}"),
+            }
+        }
+        let computed = |text: &str| computed_cell(serde_json::from_str(text).unwrap());
+        assert!(
+            matches!(computed("42"), Cell::Int(42)),
+            "counts stay integers"
+        );
+        assert!(matches!(cell("1.5"), Cell::Float(f) if f == 1.5));
+        assert!(
+            matches!(cell("1.0"), Cell::Float(f) if f == 1.0),
+            "whole floats stay floats"
+        );
+    }
+}

@@ -4,7 +4,9 @@ mod column;
 mod table;
 mod unify;
 
-pub use column::{Cell, ColumnBuilder, Kind, conform_exact, convert, kind_of};
+pub use column::{
+    Cell, ColumnBuilder, Kind, computed_cell, conform_exact, convert, json_cell, kind_of,
+};
 pub use table::TableBuilder;
 pub use unify::SchemaUnion;
 

@@ -3,7 +3,8 @@
 
 use serde_json::{Value, json};
 
-use crate::model::paths::{DERIVED, SELECTABLE};
+use crate::model::paths::SELECTABLE;
+use crate::model::run_field::DERIVED;
 
 pub const DIALECT: &str = "https://json-schema.org/draft/2020-12/schema";
 

@@ -10,6 +10,7 @@ mod maybe;
 pub mod paths;
 mod rejected;
 mod run;
+pub mod run_field;
 pub mod summaries;
 mod time;
 

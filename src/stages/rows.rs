@@ -6,8 +6,10 @@ use serde_json::Value;
 
 use super::Record;
 use crate::flatten::Cell;
+use crate::flatten::{computed_cell, json_cell};
 use crate::model::ThreadRecord;
-use crate::model::paths::{ColumnSource, ExpandSource, RunPath, computed_cell, json_cell};
+use crate::model::paths::{ColumnSource, ExpandSource, RunPath};
+use crate::model::run_field::{JsonField, RunField};
 use crate::model::summaries::{ThreadField, TraceField};
 
 /// Columns when a flatten names none, or a sink reads runs directly.
@@ -65,7 +67,7 @@ impl RowSpec {
                 let prefix = prefix.unwrap_or_else(|| match &source {
                     ExpandSource::Feedback(_) => "feedback.".into(),
                     ExpandSource::Group => String::new(),
-                    ExpandSource::Run(p) => format!("{}.", p.field),
+                    ExpandSource::Run(p) => format!("{}.", p.field.name()),
                 });
                 (source, prefix)
             })
@@ -150,49 +152,13 @@ impl RowSpec {
     /// The fixed columns with their kinds where the field's type is known, so batches keep one
     /// schema even when a column happens to be all null.
     pub fn column_kinds(&self) -> Vec<(String, Option<crate::flatten::Kind>)> {
-        use crate::flatten::Kind;
         self.columns
             .iter()
             .map(|(name, source)| {
                 let kind = match source {
                     ColumnSource::Trace(f) => Some(f.kind()),
                     ColumnSource::Thread(f) => Some(f.kind()),
-                    ColumnSource::Run(p) if p.path.is_empty() => match p.field.as_str() {
-                        "start_time" | "end_time" | "first_token_time" => Some(Kind::Timestamp),
-                        "total_tokens" | "prompt_tokens" | "completion_tokens" => Some(Kind::Int64),
-                        "total_cost" | "prompt_cost" | "completion_cost" | "latency" => {
-                            Some(Kind::Float64)
-                        }
-                        "tags" | "parent_run_ids" => Some(Kind::ListUtf8),
-                        "is_root" => Some(Kind::Bool),
-                        "inputs"
-                        | "outputs"
-                        | "inputs_s3_urls"
-                        | "outputs_s3_urls"
-                        | "s3_urls"
-                        | "extra"
-                        | "events"
-                        | "feedback_stats"
-                        | "metadata"
-                        | "prompt_token_details"
-                        | "completion_token_details"
-                        | "prompt_cost_details"
-                        | "completion_cost_details" => Some(Kind::Json),
-                        "id"
-                        | "name"
-                        | "run_type"
-                        | "status"
-                        | "error"
-                        | "trace_id"
-                        | "dotted_order"
-                        | "parent_run_id"
-                        | "session_id"
-                        | "reference_example_id"
-                        | "reference_dataset_id"
-                        | "thread_id"
-                        | "app_path" => Some(Kind::Utf8),
-                        _ => None,
-                    },
+                    ColumnSource::Run(p) if p.path.is_empty() => p.field.kind(),
                     _ => None,
                 };
                 (name.clone(), kind)
@@ -247,10 +213,7 @@ impl RowSpec {
                     }
                 }
                 ExpandSource::Feedback(stat) => {
-                    let stats = RunPath {
-                        field: "feedback_stats".into(),
-                        path: vec![],
-                    };
+                    let stats = RunPath::field(RunField::Json(JsonField::FeedbackStats));
                     if let Value::Object(map) = object_at(&stats, record) {
                         for (k, v) in map {
                             let value = v.get(stat.as_str()).cloned().unwrap_or(Value::Null);
