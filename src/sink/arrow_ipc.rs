@@ -8,7 +8,7 @@ use crate::arrow::datatypes::SchemaRef;
 use crate::arrow::ipc::writer::{FileWriter, IpcWriteOptions};
 use crate::arrow::record_batch::RecordBatch;
 
-use super::{FormatWriter, SinkOptions};
+use super::{Codec, FormatWriter, SinkOptions};
 
 /// An Arrow IPC file, and the bytes handed to it so far (IPC writers do not count them).
 struct IpcFile {
@@ -30,9 +30,11 @@ pub(super) fn open(
             .collect::<std::collections::HashMap<String, String>>(),
     );
     // Arrow IPC compresses buffer by buffer, at zstd's default level.
-    let compression = match options.compression.as_str() {
-        "none" => None,
-        _ => Some(crate::arrow::ipc::CompressionType::ZSTD),
+    // Snappy reaches here when a Parquet sink's rows are streamed as Arrow IPC (`--stdout`):
+    // IPC has no snappy, and zstd is its compressed form.
+    let compression = match options.codec {
+        Codec::Zstd { .. } | Codec::Snappy => Some(crate::arrow::ipc::CompressionType::ZSTD),
+        Codec::Uncompressed => None,
     };
     let ipc_options = IpcWriteOptions::default().try_with_compression(compression)?;
     Ok(Box::new(IpcFile {

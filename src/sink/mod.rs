@@ -90,6 +90,17 @@ impl Format {
     }
 }
 
+/// How a sink's files are compressed: its `compression` and `compression_level`, resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Codec {
+    /// zstd at a level checked against [`settings::ZSTD_LEVELS`].
+    Zstd {
+        level: i32,
+    },
+    Snappy,
+    Uncompressed,
+}
+
 #[derive(Debug, Clone)]
 pub struct SinkOptions {
     pub format: Format,
@@ -97,9 +108,7 @@ pub struct SinkOptions {
     pub dir: PathBuf,
     /// Base name of the output files: the sink id, plus the window for windowed loads.
     pub name: String,
-    pub compression: String,
-    /// zstd level (validated by the config loader).
-    pub compression_level: i32,
+    pub codec: Codec,
     pub row_group_rows: usize,
     pub max_rows_per_file: usize,
     /// Files are closed once they reach about this size.

@@ -10,7 +10,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
-use super::{FormatWriter, ROW_GROUP_BYTES, SinkOptions};
+use super::{Codec, FormatWriter, ROW_GROUP_BYTES, SinkOptions};
 
 /// A Parquet file for `schema`.
 pub(super) fn open(
@@ -56,10 +56,10 @@ pub fn properties(
     options: &SinkOptions,
     schema: &crate::arrow::datatypes::Schema,
 ) -> anyhow::Result<WriterProperties> {
-    let compression = match options.compression.as_str() {
-        "snappy" => Compression::SNAPPY,
-        "none" => Compression::UNCOMPRESSED,
-        _ => Compression::ZSTD(ZstdLevel::try_new(options.compression_level)?),
+    let compression = match options.codec {
+        Codec::Zstd { level } => Compression::ZSTD(ZstdLevel::try_new(level)?),
+        Codec::Snappy => Compression::SNAPPY,
+        Codec::Uncompressed => Compression::UNCOMPRESSED,
     };
     let mut builder = WriterProperties::builder();
     for field in schema.fields() {
@@ -109,13 +109,12 @@ mod tests {
     use super::*;
     use crate::sink::Format;
 
-    fn options(compression: &str, compression_level: i32) -> SinkOptions {
+    fn options(codec: Codec) -> SinkOptions {
         SinkOptions {
             format: Format::Parquet,
             dir: std::path::PathBuf::from("unused"),
             name: "t".into(),
-            compression: compression.into(),
-            compression_level,
+            codec,
             row_group_rows: 10,
             max_rows_per_file: 10,
             max_file_bytes: 1 << 20,
@@ -139,7 +138,7 @@ mod tests {
             Field::new("inputs", DataType::Utf8, true)
                 .with_extension_type(arrow_schema::extension::Json::default()),
         ]);
-        let props = properties(&options("zstd", 3), &schema).unwrap();
+        let props = properties(&options(Codec::Zstd { level: 3 }), &schema).unwrap();
         let column = |name: &str| parquet::schema::types::ColumnPath::from(name);
         let dictionary = |name| props.dictionary_enabled(&column(name));
         assert!(dictionary("name"));
@@ -160,19 +159,20 @@ mod tests {
     #[test]
     fn the_configured_zstd_level_reaches_the_writer() {
         let schema = crate::arrow::datatypes::Schema::empty();
-        let codec = |compression, level| {
-            properties(&options(compression, level), &schema)
+        let codec = |codec| {
+            properties(&options(codec), &schema)
                 .unwrap()
                 .compression(&parquet::schema::types::ColumnPath::from("x"))
         };
         assert_eq!(
-            codec("zstd", 19),
+            codec(Codec::Zstd { level: 19 }),
             Compression::ZSTD(ZstdLevel::try_new(19).unwrap())
         );
         assert_eq!(
-            codec("zstd", 1),
+            codec(Codec::Zstd { level: 1 }),
             Compression::ZSTD(ZstdLevel::try_new(1).unwrap())
         );
-        assert_eq!(codec("snappy", 3), Compression::SNAPPY);
+        assert_eq!(codec(Codec::Snappy), Compression::SNAPPY);
+        assert_eq!(codec(Codec::Uncompressed), Compression::UNCOMPRESSED);
     }
 }

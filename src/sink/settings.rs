@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Format, SinkOptions, defaults};
+use super::{Codec, Format, SinkOptions, defaults};
 use crate::located::Checks;
 use crate::located::schema::{inputs, integer, one_of_strings, string, string_list, table};
 
@@ -41,12 +41,22 @@ pub const COMPRESSIONS: &[&str] = &["zstd", "snappy", "none"];
 pub const ZSTD_LEVELS: std::ops::RangeInclusive<i32> = 1..=22;
 pub const ZSTD_DEFAULT_LEVEL: i32 = 3;
 
+/// The codec a `compression` value names, if runlake writes it (one of [`COMPRESSIONS`]).
+fn codec_named(name: &str, zstd_level: i32) -> Option<Codec> {
+    match name {
+        "zstd" => Some(Codec::Zstd { level: zstd_level }),
+        "snappy" => Some(Codec::Snappy),
+        "none" => Some(Codec::Uncompressed),
+        _ => None,
+    }
+}
+
 impl SinkConfig {
     /// Checks what serde cannot: codec and level, sizes, partition keys.
     pub fn check(&self, cx: &mut Checks) {
         let sink = self;
         if let Some(c) = &sink.compression
-            && !COMPRESSIONS.contains(&c.as_str())
+            && codec_named(c, ZSTD_DEFAULT_LEVEL).is_none()
         {
             cx.error(
                 "compression",
@@ -108,6 +118,17 @@ impl SinkConfig {
         }
     }
 
+    /// The codec named by `compression` (zstd when absent), at `compression_level`.
+    fn codec(&self) -> Codec {
+        let level = self.compression_level.unwrap_or(ZSTD_DEFAULT_LEVEL);
+        let zstd = Codec::Zstd { level };
+        // `check` refused any name `codec_named` does not know.
+        self.compression
+            .as_deref()
+            .and_then(|c| codec_named(c, level))
+            .unwrap_or(zstd)
+    }
+
     /// The options to write with: the settings with defaults applied, into `dir`.
     pub fn options(
         &self,
@@ -121,8 +142,7 @@ impl SinkConfig {
             format: format.unwrap_or(self.kind),
             dir,
             name,
-            compression: self.compression.clone().unwrap_or_else(|| "zstd".into()),
-            compression_level: self.compression_level.unwrap_or(ZSTD_DEFAULT_LEVEL),
+            codec: self.codec(),
             row_group_rows: self.row_group_rows.unwrap_or(defaults::ROW_GROUP_ROWS),
             max_rows_per_file: self
                 .max_rows_per_file
@@ -153,5 +173,31 @@ impl SinkConfig {
             properties,
             &["type", "inputs"],
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compression_settings_resolve_to_one_codec() {
+        let codec = |compression: Option<&str>, compression_level: Option<i32>| {
+            SinkConfig {
+                compression: compression.map(str::to_string),
+                compression_level,
+                ..Default::default()
+            }
+            .codec()
+        };
+        let zstd = |level| Codec::Zstd { level };
+        assert_eq!(codec(None, None), zstd(ZSTD_DEFAULT_LEVEL));
+        assert_eq!(codec(None, Some(19)), zstd(19));
+        assert_eq!(codec(Some("zstd"), Some(1)), zstd(1));
+        assert_eq!(codec(Some("snappy"), None), Codec::Snappy);
+        assert_eq!(codec(Some("none"), None), Codec::Uncompressed);
+        for name in COMPRESSIONS {
+            assert!(codec_named(name, 3).is_some(), "{name}");
+        }
     }
 }
