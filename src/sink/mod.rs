@@ -5,8 +5,8 @@
 //! per partition (at most [`MAX_OPEN_WRITERS`] open; the least recently used is closed when
 //! more are needed). Otherwise (expanded `prefix.*` columns, widening types) batches are
 //! set aside (held in memory up to [`HELD_BYTES`], spilled as Arrow IPC files past it) and,
-//! at the end, conformed to the union schema of the whole output, so every file of the output
-//! has the same columns.
+//! at the end, conformed to the union schema of the whole output; files written straight away
+//! before a new column appeared are rewritten with it, so every file has the same columns.
 
 mod arrow_ipc;
 pub mod commit;
@@ -189,6 +189,8 @@ pub struct Sink {
     held_bytes: usize,
     /// [`HELD_BYTES`] (tests spill everything).
     held_budget: usize,
+    /// Files written straight away: their place in the report and their schema.
+    direct_files: Vec<(usize, SchemaRef)>,
     union: SchemaUnion,
     /// The table's committed schema: batches of exactly it are written straight away.
     committed_schema: Option<SchemaRef>,
@@ -211,6 +213,7 @@ impl Sink {
             set_aside: 0,
             held_bytes: 0,
             held_budget: HELD_BYTES,
+            direct_files: vec![],
             union,
             committed_schema,
             written_schema: None,
@@ -372,7 +375,43 @@ impl Sink {
             return Ok(());
         };
         d.writer.close()?;
-        self.finished(&d.tmp, d.rel, d.rows)
+        self.finished(&d.tmp, d.rel, d.rows)?;
+        self.direct_files
+            .push((self.report.files.len() - 1, d.schema));
+        Ok(())
+    }
+
+    /// Rewrites the files written straight away whose columns are not the output's final
+    /// ones (a later batch brought a new column), so every file has the same columns.
+    fn conform_direct_files(&mut self, schema: &SchemaRef) -> anyhow::Result<()> {
+        for (index, written) in std::mem::take(&mut self.direct_files) {
+            if written == *schema {
+                continue;
+            }
+            let rel = self.report.files[index].path.clone();
+            let path = self.options.dir.join(&rel);
+            let tmp = self.options.dir.join(format!("{rel}.inprogress"));
+            let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+                File::open(&path)?,
+            )?
+            .build()?;
+            let file =
+                File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+            let mut out =
+                self.open_file(BufWriter::with_capacity(FILE_BUFFER_BYTES, file), schema)?;
+            for batch in reader {
+                out.write(&self.union.conform(&batch?, schema)?)?;
+            }
+            out.close()?;
+            File::open(&tmp)?.sync_all()?;
+            std::fs::rename(&tmp, &path)
+                .with_context(|| format!("cannot finish {}", path.display()))?;
+            let bytes = std::fs::metadata(&path)?.len();
+            let staged = &mut self.report.files[index];
+            self.report.bytes = self.report.bytes - staged.bytes + bytes;
+            staged.bytes = bytes;
+        }
+        Ok(())
     }
 
     /// A file is complete: fsync it and drop the `.inprogress` suffix.
@@ -478,6 +517,7 @@ impl Sink {
             for dir in dirs {
                 self.flush_set_aside(&dir, &schema)?;
             }
+            self.conform_direct_files(&schema)?;
             self.written_schema = Some(schema);
         }
         let _ = std::fs::remove_dir_all(&self.spill_dir);
@@ -538,6 +578,72 @@ mod tests {
         RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
     }
 
+    fn options(dir: &Path) -> SinkOptions {
+        SinkOptions {
+            format: Format::Parquet,
+            dir: dir.to_path_buf(),
+            name: "t".into(),
+            codec: Codec::Zstd { level: 3 },
+            row_group_rows: 100,
+            max_rows_per_file: 1000,
+            max_file_bytes: 1 << 20,
+            partition_by: vec![],
+            metadata: vec![],
+            committed: vec![],
+        }
+    }
+
+    /// Every row of the output's files as (its file's column count, id, name).
+    fn rows_of(dir: &Path, report: &SinkReport) -> Vec<(usize, i64, Option<String>)> {
+        let mut rows = vec![];
+        for f in &report.files {
+            let file = File::open(dir.join(&f.path)).unwrap();
+            let reader =
+                parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(file, 1024)
+                    .unwrap();
+            for b in reader {
+                let b = b.unwrap();
+                let ids = b.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+                let names = b
+                    .column_by_name("name")
+                    .map(|c| c.as_any().downcast_ref::<StringArray>().unwrap().clone());
+                for i in 0..b.num_rows() {
+                    let name = names
+                        .as_ref()
+                        .and_then(|n| n.is_valid(i).then(|| n.value(i).to_string()));
+                    rows.push((b.num_columns(), ids.value(i), name));
+                }
+            }
+        }
+        rows
+    }
+
+    /// A file written straight away, before a batch brought a new column, is rewritten with
+    /// it: every file of the output has the same columns.
+    #[test]
+    fn a_file_written_before_a_new_column_appears_gets_the_column_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sink = Sink::new(options(dir.path())).unwrap();
+        sink.write(&batch(&[1, 2], None), &[None, None]).unwrap();
+        sink.write(&batch(&[3], Some(&["c"])), &[None]).unwrap();
+        let report = sink.finish().unwrap();
+        assert_eq!(report.files.len(), 2);
+        assert_eq!(
+            report.bytes,
+            report.files.iter().map(|f| f.bytes).sum::<u64>()
+        );
+        let on_disk: u64 = report
+            .files
+            .iter()
+            .map(|f| std::fs::metadata(dir.path().join(&f.path)).unwrap().len())
+            .sum();
+        assert_eq!(report.bytes, on_disk);
+        assert_eq!(
+            rows_of(dir.path(), &report),
+            vec![(2, 1, None), (2, 2, None), (2, 3, Some("c".to_string()))]
+        );
+    }
+
     /// Batches of differing schemas are set aside, held in memory or spilled to files past
     /// the budget; either way the output holds every row under the union schema, in order,
     /// and no spill file is left.
@@ -546,19 +652,7 @@ mod tests {
         let mut outputs = vec![];
         for budget in [HELD_BYTES, 0] {
             let dir = tempfile::tempdir().unwrap();
-            let options = SinkOptions {
-                format: Format::Parquet,
-                dir: dir.path().to_path_buf(),
-                name: "t".into(),
-                codec: Codec::Zstd { level: 3 },
-                row_group_rows: 100,
-                max_rows_per_file: 1000,
-                max_file_bytes: 1 << 20,
-                partition_by: vec![],
-                metadata: vec![],
-                committed: vec![],
-            };
-            let mut sink = Sink::new(options).unwrap();
+            let mut sink = Sink::new(options(dir.path())).unwrap();
             sink.held_budget = budget;
             // The first batch is written straight to a file; the schema changes, so the
             // next two are set aside.
@@ -573,37 +667,18 @@ mod tests {
             let report = sink.finish().unwrap();
             assert_eq!(report.rows, 5);
             assert!(!dir.path().join("_spill").exists());
-            let mut rows = vec![];
-            for f in &report.files {
-                let file = File::open(dir.path().join(&f.path)).unwrap();
-                let reader =
-                    parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(file, 1024)
-                        .unwrap();
-                for b in reader {
-                    let b = b.unwrap();
-                    assert_eq!(b.schema().fields().len(), 2, "the union schema");
-                    let ids = b.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
-                    let names = b.column(1).as_any().downcast_ref::<StringArray>().unwrap();
-                    for i in 0..b.num_rows() {
-                        rows.push((
-                            ids.value(i),
-                            names.is_valid(i).then(|| names.value(i).to_string()),
-                        ));
-                    }
-                }
-            }
-            outputs.push(rows);
+            outputs.push(rows_of(dir.path(), &report));
         }
         assert_eq!(outputs[0], outputs[1]);
-        let text = |s: Option<&str>| s.map(str::to_string);
+        let name = |s: &str| Some(s.to_string());
         assert_eq!(
             outputs[0],
             vec![
-                (1, text(Some("a"))),
-                (2, text(Some("b"))),
-                (3, None),
-                (4, None),
-                (5, None)
+                (2, 1, name("a")),
+                (2, 2, name("b")),
+                (2, 3, None),
+                (2, 4, None),
+                (2, 5, None)
             ]
         );
     }
