@@ -331,6 +331,10 @@ mod tests {
     #[test]
     fn every_named_field_parses_to_itself_and_every_selectable_one_is_known() {
         for (name, field) in NAMED {
+            assert!(
+                SELECTABLE.contains(name) || DERIVED.contains(name),
+                "{name} is a field LangSmith selects, or derived"
+            );
             assert_eq!(RunField::parse(name), Some(*field), "{name}");
             assert_eq!(field.name(), *name);
         }
