@@ -142,10 +142,12 @@ pub struct SinkReport {
     pub json_columns: Vec<String>,
 }
 
-/// A file being written from batches set aside: (writer, temporary path, name, rows).
+/// A file being written from batches set aside.
 struct OpenFile {
     file: Box<dyn FormatWriter>,
+    /// Where it is written (`<rel>.inprogress`, which readers skip).
     tmp: PathBuf,
+    /// Its name in the sink's directory once finished.
     rel: String,
     rows: u64,
 }
@@ -403,10 +405,7 @@ impl Sink {
                 out.write(&self.union.conform(&batch?, schema)?)?;
             }
             out.close()?;
-            File::open(&tmp)?.sync_all()?;
-            std::fs::rename(&tmp, &path)
-                .with_context(|| format!("cannot finish {}", path.display()))?;
-            let bytes = std::fs::metadata(&path)?.len();
+            let bytes = seal(&tmp, &path)?;
             let staged = &mut self.report.files[index];
             self.report.bytes = self.report.bytes - staged.bytes + bytes;
             staged.bytes = bytes;
@@ -416,10 +415,7 @@ impl Sink {
 
     /// A file is complete: fsync it and drop the `.inprogress` suffix.
     fn finished(&mut self, tmp: &Path, rel: String, rows: u64) -> anyhow::Result<()> {
-        File::open(tmp)?.sync_all()?;
-        let path = self.options.dir.join(&rel);
-        std::fs::rename(tmp, &path).with_context(|| format!("cannot finish {}", path.display()))?;
-        let bytes = std::fs::metadata(&path)?.len();
+        let bytes = seal(tmp, &self.options.dir.join(&rel))?;
         self.report.bytes += bytes;
         self.report.rows += rows;
         self.report.files.push(StagedFile {
@@ -545,6 +541,14 @@ trait FormatWriter {
     /// Bytes written so far (about), to bound file sizes.
     fn size(&self) -> u64;
     fn close(self: Box<Self>) -> anyhow::Result<()>;
+}
+
+/// Makes a written file durable under its final name: fsync, then rename from `tmp` (a name
+/// readers skip) to `path`. Its size in bytes.
+fn seal(tmp: &Path, path: &Path) -> anyhow::Result<u64> {
+    File::open(tmp)?.sync_all()?;
+    std::fs::rename(tmp, path).with_context(|| format!("cannot finish {}", path.display()))?;
+    Ok(std::fs::metadata(path)?.len())
 }
 
 /// Readers (Spark, pyarrow, DuckDB's hive layout) skip names starting with `_` or `.`.
