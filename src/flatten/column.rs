@@ -1,7 +1,10 @@
 //! One output column being built: typed Arrow builders that widen when values disagree
 //! (int → float → JSON text), as analysts expect from a flattened export.
 
+use std::borrow::Cow;
 use std::sync::Arc;
+
+use serde_json::Value;
 
 use crate::arrow::array::{
     Array, ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, ListBuilder, StringBuilder,
@@ -13,15 +16,15 @@ use crate::arrow::datatypes::{DataType, Field, TimeUnit};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cell<'a> {
     Null,
-    Str(std::borrow::Cow<'a, str>),
+    Str(Cow<'a, str>),
     /// JSON text (object, array, or a scalar kept as JSON).
-    Json(std::borrow::Cow<'a, str>),
+    Json(Cow<'a, str>),
     Int(i64),
     Float(f64),
     Bool(bool),
     /// Microseconds since the Unix epoch, UTC.
     Timestamp(i64),
-    List(Vec<std::borrow::Cow<'a, str>>),
+    List(Vec<Cow<'a, str>>),
 }
 
 impl Cell<'_> {
@@ -302,7 +305,7 @@ fn cell_at(array: &ArrayRef, kind: Option<Kind>, i: usize) -> Cell<'static> {
     use crate::arrow::datatypes::{Float64Type, Int64Type, TimestampMicrosecondType};
     match array.data_type() {
         DataType::Utf8 => {
-            let text = std::borrow::Cow::Owned(array.as_string::<i32>().value(i).to_string());
+            let text = Cow::Owned(array.as_string::<i32>().value(i).to_string());
             if kind == Some(Kind::Json) {
                 Cell::Json(text)
             } else {
@@ -320,7 +323,7 @@ fn cell_at(array: &ArrayRef, kind: Option<Kind>, i: usize) -> Cell<'static> {
             let strings = list.as_string::<i32>();
             Cell::List(
                 (0..strings.len())
-                    .map(|j| std::borrow::Cow::Owned(strings.value(j).to_string()))
+                    .map(|j| Cow::Owned(strings.value(j).to_string()))
                     .collect(),
             )
         }
@@ -407,10 +410,10 @@ pub fn conform_exact(array: &ArrayRef, from: Option<Kind>, to: Kind) -> Result<A
 /// values a load happens to see, so the daily files of one table agree: every number is a
 /// float (integers up to ±2^53 are exact as floats; past that they stay exact as JSON text),
 /// strings are strings, booleans booleans, objects and arrays JSON.
-pub fn json_cell(v: serde_json::Value) -> Cell<'static> {
+pub fn json_cell(v: Value) -> Cell<'static> {
     const EXACT_AS_FLOAT: u64 = 1 << 53;
     match v {
-        serde_json::Value::Number(n) => {
+        Value::Number(n) => {
             let exact = match (n.as_i64(), n.as_u64()) {
                 (Some(i), _) => i.unsigned_abs() <= EXACT_AS_FLOAT,
                 (None, Some(u)) => u <= EXACT_AS_FLOAT,
@@ -418,7 +421,7 @@ pub fn json_cell(v: serde_json::Value) -> Cell<'static> {
             };
             match n.as_f64() {
                 Some(f) if exact => Cell::Float(f),
-                _ => Cell::Json(std::borrow::Cow::Owned(n.to_string())),
+                _ => Cell::Json(Cow::Owned(n.to_string())),
             }
         }
         other => computed_cell(other),
@@ -426,17 +429,17 @@ pub fn json_cell(v: serde_json::Value) -> Cell<'static> {
 }
 
 /// A value runlake computed (a count, a sum) as a typed cell: integers stay integers.
-pub fn computed_cell(v: serde_json::Value) -> Cell<'static> {
+pub fn computed_cell(v: Value) -> Cell<'static> {
     match v {
-        serde_json::Value::Null => Cell::Null,
-        serde_json::Value::Bool(b) => Cell::Bool(b),
-        serde_json::Value::Number(n) => match n.as_i64() {
+        Value::Null => Cell::Null,
+        Value::Bool(b) => Cell::Bool(b),
+        Value::Number(n) => match n.as_i64() {
             Some(i) => Cell::Int(i),
-            None if n.is_u64() => Cell::Json(std::borrow::Cow::Owned(n.to_string())),
+            None if n.is_u64() => Cell::Json(Cow::Owned(n.to_string())),
             None => n.as_f64().map_or(Cell::Null, Cell::Float),
         },
-        serde_json::Value::String(s) => Cell::Str(std::borrow::Cow::Owned(s)),
-        other => Cell::Json(std::borrow::Cow::Owned(other.to_string())),
+        Value::String(s) => Cell::Str(Cow::Owned(s)),
+        other => Cell::Json(Cow::Owned(other.to_string())),
     }
 }
 
