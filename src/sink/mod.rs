@@ -582,12 +582,13 @@ mod tests {
         RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
     }
 
-    fn options(dir: &Path) -> SinkOptions {
+    /// Parquet into `dir` with `codec`, small row groups and files; no partitions.
+    pub(super) fn options(dir: &Path, codec: Codec) -> SinkOptions {
         SinkOptions {
             format: Format::Parquet,
             dir: dir.to_path_buf(),
             name: "t".into(),
-            codec: Codec::Zstd { level: 3 },
+            codec,
             row_group_rows: 100,
             max_rows_per_file: 1000,
             max_file_bytes: 1 << 20,
@@ -627,7 +628,7 @@ mod tests {
     #[test]
     fn a_file_written_before_a_new_column_appears_gets_the_column_too() {
         let dir = tempfile::tempdir().unwrap();
-        let mut sink = Sink::new(options(dir.path())).unwrap();
+        let mut sink = Sink::new(options(dir.path(), Codec::Zstd { level: 3 })).unwrap();
         sink.write(&batch(&[1, 2], None), &[None, None]).unwrap();
         sink.write(&batch(&[3], Some(&["c"])), &[None]).unwrap();
         let report = sink.finish().unwrap();
@@ -656,7 +657,7 @@ mod tests {
         let mut outputs = vec![];
         for budget in [HELD_BYTES, 0] {
             let dir = tempfile::tempdir().unwrap();
-            let mut sink = Sink::new(options(dir.path())).unwrap();
+            let mut sink = Sink::new(options(dir.path(), Codec::Zstd { level: 3 })).unwrap();
             sink.held_budget = budget;
             // The first batch is written straight to a file; the schema changes, so the
             // next two are set aside.

@@ -107,21 +107,9 @@ fn dictionary_pays(field: &Field) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sink::Format;
 
     fn options(codec: Codec) -> SinkOptions {
-        SinkOptions {
-            format: Format::Parquet,
-            dir: std::path::PathBuf::from("unused"),
-            name: "t".into(),
-            codec,
-            row_group_rows: 10,
-            max_rows_per_file: 10,
-            max_file_bytes: 1 << 20,
-            partition_by: vec![],
-            metadata: vec![],
-            committed: vec![],
-        }
+        crate::sink::tests::options(std::path::Path::new("unused"), codec)
     }
 
     #[test]
