@@ -199,3 +199,22 @@ fn a_missing_input_fails_naming_it() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope.jsonl"));
 }
+
+/// The allocator set-up the throughput figures rest on (src/main.rs): jemalloc serves C's
+/// `malloc` too (zstd's contexts), so it reads `MALLOC_CONF`, and the options compiled in are
+/// in force. jemalloc prints its options at exit when `MALLOC_CONF` asks for statistics.
+#[cfg(target_os = "linux")]
+#[test]
+fn jemalloc_serves_malloc_with_one_arena_and_lazy_purging() {
+    let out = runlake()
+        .arg("--version")
+        .env("MALLOC_CONF", "stats_print:true")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stats = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stats.contains("opt.narenas: 1") && stats.contains("opt.muzzy_decay_ms: -1"),
+        "jemalloc did not read MALLOC_CONF or the compiled options are not in force:\n{stats}"
+    );
+}
