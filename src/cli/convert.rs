@@ -108,7 +108,7 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<()> {
         rejected: Arc::new(RejectedRuns::with_limit(None)),
         ..Default::default()
     };
-    let ran = tokio::runtime::Runtime::new()?.block_on(run_pipeline(
+    let ran = super::pipeline_runtime()?.block_on(run_pipeline(
         &pipeline,
         Arc::new(source.clone()),
         &opts,

@@ -67,7 +67,7 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     let now = source
         .latest_start()
         .and_then(|t| chrono::DateTime::from_timestamp(t.timestamp() + 1, 0));
-    let runtime = tokio::runtime::Runtime::new()?;
+    let runtime = super::pipeline_runtime()?;
     runtime.block_on(async {
         // A backfill up to the sample's end, reloaded every time: the demo is repeatable.
         let options = LoadOptions {

@@ -113,7 +113,7 @@ pub fn client_config(p: &config::Pipeline) -> ClientConfig {
 
 pub fn run(args: RunArgs, quiet: bool) -> anyhow::Result<()> {
     let pipeline = config::load_with(&args.file, &args.set)?;
-    let runtime = tokio::runtime::Runtime::new()?;
+    let runtime = super::pipeline_runtime()?;
     let source: Source = match args.from.as_deref() {
         Some(uri) if uri.contains("://") => Arc::new(runtime.block_on(FileSource::open_uri(uri))?),
         Some(path) if !std::path::Path::new(path).exists() => crate::usage_bail!(
