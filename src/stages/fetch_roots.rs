@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::group::Group;
-use super::{Flow, Msg, Record, StageKind, Start, send_chunked};
+use super::{Flow, IdHasher, Msg, Record, StageKind, Start, send_chunked};
 use crate::langsmith::RunsQuery;
 use crate::located::Checks;
 use crate::located::schema::{inputs, kind, select, table};
@@ -173,8 +173,8 @@ async fn run(start: Start, base: RunsQuery, batch: Option<usize>) -> anyhow::Res
     };
     let budget = roots_in_memory_bytes();
     let mut pending: Vec<String> = Vec::new();
-    let mut seen: HashSet<String> = HashSet::new();
-    let mut groups: HashMap<String, Arc<Group>> = HashMap::new();
+    let mut seen: HashSet<String, IdHasher> = HashSet::default();
+    let mut groups: HashMap<String, Arc<Group>, IdHasher> = HashMap::default();
     // Full batches not yet requested, oldest first; after the budget is spent, all the rest.
     let mut waiting: VecDeque<Vec<String>> = VecDeque::new();
     let mut fetches = FuturesUnordered::new();
@@ -243,7 +243,7 @@ async fn run(start: Start, base: RunsQuery, batch: Option<usize>) -> anyhow::Res
 /// Sends roots on, each joined with its trace's aggregates.
 async fn send_joined(
     outputs: &super::Outputs,
-    groups: &HashMap<String, Arc<Group>>,
+    groups: &HashMap<String, Arc<Group>, IdHasher>,
     roots: Vec<crate::model::Run>,
 ) -> anyhow::Result<()> {
     // Roots were fetched by trace id, so a root's id is its trace's id.

@@ -174,7 +174,7 @@ async fn run(
 ) -> anyhow::Result<()> {
     // Each group is built in its final allocation, which stays where it is as the map grows
     // (at 1M runs, a map of inline groups held ~8 MB more at its peak).
-    let mut groups: IndexMap<String, Arc<Group>> = IndexMap::new();
+    let mut groups: IndexMap<String, Arc<Group>, super::IdHasher> = IndexMap::default();
     while let Some(msg) = inbox.recv().await {
         let Msg::Runs(records) = msg else { continue };
         let mut new = vec![];
