@@ -720,3 +720,44 @@ fn the_api_key_appears_in_no_log_line() {
         "the key leaked into the logs"
     );
 }
+
+/// A plain-HTTP endpoint (whose client loads no root certificates) follows redirects that stay
+/// on plain HTTP, and stops at one to HTTPS with an error that says where the endpoint points,
+/// instead of failing a TLS handshake it could not have made.
+#[tokio::test]
+async fn a_plain_http_endpoint_redirected_to_https_says_where_to_point() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            let mut request = [0u8; 8192];
+            let n = stream.read(&mut request).unwrap_or(0);
+            let location = match request[..n].starts_with(b"GET /moved/") {
+                true => "https://api.example.test/api/v1/sessions".to_string(),
+                false => format!("http://{addr}/moved/sessions"),
+            };
+            let answer = format!(
+                "HTTP/1.1 301 Moved Permanently\r\nlocation: {location}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
+            let _ = stream.write_all(answer.as_bytes());
+        }
+    });
+    let client = Client::new(ClientConfig {
+        endpoint: format!("http://{addr}"),
+        api_key: Some(Secret::new(KEY)),
+        backoff_min: Duration::from_millis(5),
+        backoff_max: Duration::from_millis(200),
+        ..ClientConfig::default()
+    })
+    .unwrap();
+    let err = client.resolve_project("proj").await.unwrap_err();
+    assert!(
+        matches!(&err, ClientError::Redirected { status: 301, location, .. }
+            if location == "https://api.example.test/api/v1/sessions"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("LANGSMITH_ENDPOINT"), "{err}");
+    assert_eq!(client.stats().retries, 0, "a redirect is not retried");
+}

@@ -121,6 +121,7 @@ fn exit_code(err: &anyhow::Error) -> u8 {
             ClientError::ProjectNotFound { .. }
             | ClientError::ProjectNotInFiles { .. }
             | ClientError::ApiMissing { .. }
+            | ClientError::Redirected { .. }
             | ClientError::BadRequest { .. }
             | ClientError::Unsupported(_),
         ) => exit::CONFIG,

@@ -55,6 +55,16 @@ pub enum ClientError {
         what: String,
     },
 
+    #[error(
+        "LangSmith at {endpoint} redirects to {location} ({status}): set LANGSMITH_ENDPOINT to the \
+         address it redirects to (a plain http:// endpoint is never followed to https://)"
+    )]
+    Redirected {
+        endpoint: String,
+        status: u16,
+        location: String,
+    },
+
     #[error("LangSmith answered 404 Not Found for {what}: {detail}")]
     NotFound { what: String, detail: String },
 
@@ -120,6 +130,7 @@ impl ClientError {
             | ClientError::ProjectNotFound { .. }
             | ClientError::ProjectNotInFiles { .. }
             | ClientError::ApiMissing { .. }
+            | ClientError::Redirected { .. }
             | ClientError::NotFound { .. }
             | ClientError::BadRequest { .. }
             | ClientError::Exhausted { .. }
