@@ -12,6 +12,8 @@ mod validate;
 
 use std::process::ExitCode;
 
+use clap::{ArgAction, Parser, Subcommand};
+
 /// The runtime a pipeline runs on: one thread for the async stages and the HTTP client. Sinks
 /// write on blocking threads of their own and the file sources parse on theirs, so the stages
 /// left on the runtime (grouping, joins, flatten, parsing answers) fit in one thread; a second
@@ -24,8 +26,6 @@ fn pipeline_runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
 }
-
-use clap::{ArgAction, Parser, Subcommand};
 
 /// Export LangSmith traces into Parquet and Arrow files.
 #[derive(Debug, Parser)]

@@ -640,13 +640,13 @@ enum Tls {
     /// A plain `http://` endpoint (the emulator, a local deployment): no root certificates
     /// loaded (~2 ms of CPU per client), and no redirect followed to `https://`, which would
     /// fail on them; it is answered with what to fix instead.
-    None,
+    Plain,
 }
 
 impl Tls {
     fn for_endpoint(endpoint: &str) -> Tls {
         match endpoint.starts_with("http://") {
-            true => Tls::None,
+            true => Tls::Plain,
             false => Tls::Verified,
         }
     }
@@ -666,7 +666,7 @@ fn http_client(
         .default_headers(headers);
     let builder = match tls {
         Tls::Verified => builder,
-        Tls::None => builder
+        Tls::Plain => builder
             .tls_certs_only([])
             .redirect(reqwest::redirect::Policy::custom(|attempt| {
                 match (attempt.url().scheme(), attempt.previous().len()) {

@@ -31,13 +31,13 @@ use crate::source::Source;
 use progress::StageCounter;
 
 pub use crate::model::Flow;
+pub use group::Group;
+pub use progress::Progress;
 
 /// The hasher of maps keyed by trace and run ids (groups, joins): aHash, randomly seeded like
 /// std's SipHash but several times faster on 36-byte ids; SipHash was ~2% of tool_usage's CPU
 /// at 1M runs.
 pub type IdHasher = ahash::RandomState;
-pub use group::Group;
-pub use progress::Progress;
 
 /// A window owns the traces whose root started in it, so that a trace spanning a window
 /// boundary becomes one row, not one per window. Query stages that feed a `group_by_trace`
