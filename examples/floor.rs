@@ -15,7 +15,9 @@
 //! server's); (d) `parquet_write`, the parquet crate's `ArrowWriter` with the sink's own
 //! properties writing the output's rows again, file by file, into memory (zstd included).
 //! `floor_with_writer` = parse + transport + parquet_write: the least a pipeline built on
-//! HTTP and the parquet crate can spend.
+//! HTTP and the parquet crate can spend. Beside (a), for reference: the same typed read with
+//! the payloads copied out (`parse_serde_json_owned_raw`), and runlake's own decode of the
+//! bodies into its `Run` model (`runlake_decode`).
 //!
 //! Each is timed on one thread over bytes already in memory (so wall = CPU), best of `--repeat`.
 //! sonic-rs chooses its SIMD code at compile time: built with `RUSTFLAGS="-C target-cpu=native"`
@@ -250,6 +252,15 @@ fn serde_json_raw(body: &str, expand: &[String]) -> anyhow::Result<usize> {
     Ok(sum)
 }
 
+/// A page as runlake decodes it: every run whole, into its `Run` model (v2 `items`, v1 `runs`).
+#[derive(Deserialize)]
+struct RunsPage {
+    #[serde(default)]
+    items: Vec<runlake::model::Run>,
+    #[serde(default)]
+    runs: Vec<runlake::model::Run>,
+}
+
 /// serde_json's cheapest full pass: validate and skip everything (`IgnoredAny`).
 fn serde_json_ignored(body: &str) -> anyhow::Result<usize> {
     let _: serde::de::IgnoredAny = serde_json::from_str(body)?;
@@ -413,6 +424,15 @@ fn main() -> anyhow::Result<()> {
     let sonic_serde_s = over(&|b| sonic_serde(b, &a.expand))?;
     let serde_raw_s = over(&|b| serde_json_raw(b, &a.expand))?;
     let serde_ignored_s = over(&serde_json_ignored)?;
+    // Beside the floor: what copying the payloads out costs, and runlake's own decode.
+    let owned_s = over(&|b| {
+        let page: Page<Box<serde_json::value::RawValue>> = serde_json::from_str(b)?;
+        Ok(page.items.len())
+    })?;
+    let runlake_s = over(&|b| {
+        let page: RunsPage = serde_json::from_str(b)?;
+        Ok(page.items.len() + page.runs.len())
+    })?;
     let zstd_s = best(a.repeat, || {
         let mut sum = 0;
         for page in &pages {
@@ -425,6 +445,8 @@ fn main() -> anyhow::Result<()> {
     println!("parse_sonic_serde {sonic_serde_s:.4}");
     println!("parse_serde_json_rawvalue {serde_raw_s:.4}");
     println!("parse_serde_json_ignoredany {serde_ignored_s:.4}");
+    println!("parse_serde_json_owned_raw {owned_s:.4}");
+    println!("runlake_decode {runlake_s:.4}");
     // The floor takes the fastest parse that extracts what the pipeline reads and still
     // validates what it skips (not the unchecked iterator, nor IgnoredAny, which extracts nothing).
     let parse = sonic_lazy_s.min(sonic_serde_s).min(serde_raw_s);

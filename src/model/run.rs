@@ -21,35 +21,78 @@ impl Decimal {
 
 impl<'de> Deserialize<'de> for Decimal {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match serde_json::Value::deserialize(d)? {
-            serde_json::Value::Number(n) => Ok(Decimal(n.to_string())),
-            serde_json::Value::String(s) if s.trim().parse::<f64>().is_ok() => {
-                Ok(Decimal(s.trim().to_string()))
+        // A visitor rather than a `serde_json::Value`: no tree is built per cost field.
+        struct DecimalVisitor;
+        impl Visitor<'_> for DecimalVisitor {
+            type Value = Decimal;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a decimal number or string")
             }
-            other => Err(de::Error::custom(format!(
-                "expected a decimal number or string, got {other}"
-            ))),
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Decimal, E> {
+                Ok(Decimal(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Decimal, E> {
+                Ok(Decimal(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Decimal, E> {
+                // serde_json's own rendering of the number, as a `Value` would print it.
+                serde_json::Number::from_f64(v)
+                    .map(|n| Decimal(n.to_string()))
+                    .ok_or_else(|| E::custom(format!("expected a decimal number, got {v}")))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Decimal, E> {
+                match s.trim() {
+                    t if t.parse::<f64>().is_ok() => Ok(Decimal(t.to_string())),
+                    _ => Err(E::custom(format!(
+                        "expected a decimal number or string, got {:?}",
+                        s
+                    ))),
+                }
+            }
         }
+        d.deserialize_any(DecimalVisitor)
     }
 }
 
 /// Token counts are integers, but be lenient with `12.0` and `"12"`.
 fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Maybe<i64>, D::Error> {
-    Ok(match Option::<serde_json::Value>::deserialize(d)? {
-        None => Maybe::Null,
-        Some(serde_json::Value::Number(n)) => {
-            match n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)) {
-                Some(v) => Maybe::Value(v),
-                None => return Err(de::Error::custom(format!("token count out of range: {n}"))),
-            }
+    // A visitor rather than a `serde_json::Value`: no tree is built per token field.
+    struct CountVisitor;
+    impl<'a> Visitor<'a> for CountVisitor {
+        type Value = Maybe<i64>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a token count")
         }
-        Some(serde_json::Value::String(s)) => Maybe::Value(
+        fn visit_unit<E: de::Error>(self) -> Result<Maybe<i64>, E> {
+            Ok(Maybe::Null)
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Maybe<i64>, E> {
+            Ok(Maybe::Value(v))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Maybe<i64>, E> {
+            // Past i64, the nearest count (saturating), as a float would have given.
+            Ok(Maybe::Value(i64::try_from(v).unwrap_or(v as f64 as i64)))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Maybe<i64>, E> {
+            Ok(Maybe::Value(v as i64))
+        }
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<Maybe<i64>, E> {
             s.trim()
                 .parse()
-                .map_err(|_| de::Error::custom(format!("not a token count: {s:?}")))?,
-        ),
-        Some(other) => return Err(de::Error::custom(format!("not a token count: {other}"))),
-    })
+                .map(Maybe::Value)
+                .map_err(|_| E::custom(format!("not a token count: {s:?}")))
+        }
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Maybe<i64>, E> {
+            Err(E::custom(format!("not a token count: {v}")))
+        }
+        fn visit_seq<A: de::SeqAccess<'a>>(self, _: A) -> Result<Maybe<i64>, A::Error> {
+            Err(de::Error::custom("not a token count: an array"))
+        }
+        fn visit_map<A: MapAccess<'a>>(self, _: A) -> Result<Maybe<i64>, A::Error> {
+            Err(de::Error::custom("not a token count: an object"))
+        }
+    }
+    d.deserialize_any(CountVisitor)
 }
 
 /// One LangSmith run, normalised to the v1 shape whichever API it came from.
@@ -235,7 +278,14 @@ fn unwrap_raw_wrapper(raw: &RawValue) -> Option<Json> {
     struct Wrapper {
         raw: Json,
     }
-    if !raw.get().trim_start().starts_with('{') {
+    // Only a map whose first key is `raw` can be the wrapper: anything else is answered
+    // without a parse (a failed parse builds an error, for every run's detail maps in v1).
+    let first_key = raw
+        .get()
+        .trim_start()
+        .strip_prefix('{')
+        .map(str::trim_start);
+    if !first_key.is_some_and(|k| k.starts_with("\"raw\"")) {
         return None;
     }
     serde_json::from_str::<Wrapper>(raw.get())
@@ -452,6 +502,65 @@ mod tests {
         );
         assert!(run.unknown.is_empty());
         assert_eq!(run.is_root(), Some(false));
+    }
+
+    #[test]
+    fn token_counts_and_costs_are_read_in_every_shape_sent() {
+        let run = |fields: &str| Run::from_json(&format!(r#"{{"id":"a",{fields}}}"#));
+        for (text, tokens) in [
+            ("12", Maybe::Value(12)),
+            ("12.0", Maybe::Value(12)),
+            (r#"" 12 ""#, Maybe::Value(12)),
+            ("-3", Maybe::Value(-3)),
+            ("null", Maybe::Null),
+            ("18446744073709551615", Maybe::Value(i64::MAX)),
+        ] {
+            let r = run(&format!(r#""total_tokens":{text}"#)).unwrap();
+            assert_eq!(r.total_tokens, tokens, "{text}");
+        }
+        for text in [r#""twelve""#, "true", "[1]", r#"{"n":1}"#] {
+            let e = run(&format!(r#""prompt_tokens":{text}"#)).unwrap_err();
+            assert!(e.to_string().contains("not a token count"), "{text}: {e}");
+        }
+        for (text, cost) in [
+            ("0.001572", "0.001572"),
+            ("2", "2"),
+            ("-1", "-1"),
+            (r#"" 0.5 ""#, "0.5"),
+            ("1e-7", "1e-7"),
+        ] {
+            let r = run(&format!(r#""total_cost":{text}"#)).unwrap();
+            assert_eq!(r.total_cost.value().unwrap().0, cost, "{text}");
+        }
+        assert_eq!(run(r#""total_cost":null"#).unwrap().total_cost, Maybe::Null);
+        for text in [r#""cheap""#, "true", "[0.1]"] {
+            assert!(run(&format!(r#""total_cost":{text}"#)).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn only_a_map_of_raw_alone_is_unwrapped() {
+        let details = |text: &str| {
+            Run::from_json(&format!(r#"{{"id":"a","prompt_token_details":{text}}}"#))
+                .unwrap()
+                .prompt_token_details
+                .value()
+                .unwrap()
+                .get()
+                .to_string()
+        };
+        assert_eq!(details(r#"{ "raw" : {"audio":1} }"#), r#"{"audio":1}"#);
+        assert_eq!(details(r#"{"raw":null}"#), "null");
+        for kept in [
+            r#"{"audio":1}"#,
+            r#"{"raw":1,"audio":2}"#,
+            r#"{"audio":2,"raw":1}"#,
+            r#"{}"#,
+            "[1]",
+            "3",
+        ] {
+            assert_eq!(details(kept), kept);
+        }
     }
 
     #[test]
