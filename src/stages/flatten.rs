@@ -10,10 +10,11 @@ use tokio::sync::mpsc;
 
 use super::progress::StageCounter;
 use super::rows::RowSpec;
-use super::{Flow, Msg, Outputs, StageKind, Start, send};
+use super::{Flow, Msg, Outputs, Record, StageKind, Start, send};
 use crate::flatten::TableBuilder;
 use crate::located::Checks;
 use crate::located::schema::{inputs, integer, kind, one_of_strings, run_path, string, table};
+use crate::model::ThreadRecord;
 use crate::model::paths::{ColumnSource, ExpandSource, FEEDBACK_STATS};
 use crate::sink::{RowBatch, defaults};
 
@@ -188,23 +189,30 @@ async fn run(
     let mut starts: Vec<Option<i64>> = Vec::with_capacity(batch_rows);
     let mut bytes = 0usize;
     while let Some(msg) = inbox.recv().await {
-        let rows: Vec<(Vec<_>, Option<i64>)> = match &msg {
-            Msg::Runs(records) => records
-                .iter()
-                .map(|r| (spec.cells(r), r.run.start_time.value().map(|t| t.micros())))
-                .collect(),
-            // A thread's row is partitioned by its first turn.
-            Msg::Threads(threads) => threads
-                .iter()
-                .map(|t| (spec.thread_cells(t), t.first_start_us))
-                .collect(),
+        let rows = match &msg {
+            Msg::Runs(records) => Rows::Runs(records),
+            Msg::Threads(threads) => Rows::Threads(threads),
             Msg::TracesSeen(_) | Msg::Groups(_) | Msg::Rows(_) => continue,
         };
-        counter.add_in(rows.len());
-        counter.add_out(rows.len());
-        for (cells, start) in rows {
+        let count = msg.len();
+        counter.add_in(count);
+        counter.add_out(count);
+        // One row's cells at a time, in a vector reused across the message's rows.
+        let mut cells = Vec::new();
+        for i in 0..count {
+            let start = match rows {
+                Rows::Runs(records) => {
+                    spec.cells_into(&records[i], &mut cells);
+                    records[i].run.start_time.value().map(|t| t.micros())
+                }
+                // A thread's row is partitioned by its first turn.
+                Rows::Threads(threads) => {
+                    cells.extend(spec.thread_cells(&threads[i]));
+                    threads[i].first_start_us
+                }
+            };
             bytes += cells.iter().map(|(_, c)| c.approx_bytes()).sum::<usize>();
-            table.push_row(cells);
+            table.push_row(cells.drain(..));
             starts.push(start);
             // Bounded in rows and bytes: payload-heavy rows make big batches, and every
             // queued batch is memory.
@@ -218,6 +226,13 @@ async fn run(
         send(&outputs, rows_msg(&mut table, &mut starts)).await?;
     }
     Ok(())
+}
+
+/// The records of a message that become rows.
+#[derive(Clone, Copy)]
+enum Rows<'m> {
+    Runs(&'m [Record]),
+    Threads(&'m [ThreadRecord]),
 }
 
 pub(super) fn rows_msg(table: &mut TableBuilder, starts: &mut Vec<Option<i64>>) -> Msg {

@@ -187,8 +187,9 @@ impl RowSpec {
         out
     }
 
-    pub fn cells<'r>(&'r self, record: &'r Record) -> Vec<(Cow<'r, str>, Cell<'r>)> {
-        let mut row: Vec<(Cow<'r, str>, Cell<'r>)> = Vec::with_capacity(self.columns.len() + 8);
+    /// A record's row, as (column, cell) pairs appended to `row`: callers flattening many
+    /// records reuse one vector instead of allocating one per row.
+    pub fn cells_into<'r>(&'r self, record: &'r Record, row: &mut Vec<(Cow<'r, str>, Cell<'r>)>) {
         for (name, source) in &self.columns {
             let cell = match source {
                 ColumnSource::Run(p) => p.extract(&record.run),
@@ -230,7 +231,6 @@ impl RowSpec {
                 }
             }
         }
-        row
     }
 }
 

@@ -45,8 +45,10 @@ fn write_sink(
                 };
                 let mut table = TableBuilder::with_columns(spec.column_kinds());
                 let mut starts = Vec::with_capacity(records.len());
+                let mut cells = Vec::new();
                 for r in records.iter() {
-                    table.push_row(spec.cells(r));
+                    spec.cells_into(r, &mut cells);
+                    table.push_row(cells.drain(..));
                     starts.push(r.run.start_time.value().map(|t| t.micros()));
                 }
                 sink.write(&table.finish(), &starts)?;
