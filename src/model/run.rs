@@ -41,12 +41,13 @@ impl<'de> Deserialize<'de> for Decimal {
                     .ok_or_else(|| E::custom(format!("expected a decimal number, got {v}")))
             }
             fn visit_str<E: de::Error>(self, s: &str) -> Result<Decimal, E> {
-                match s.trim() {
-                    t if t.parse::<f64>().is_ok() => Ok(Decimal(t.to_string())),
-                    _ => Err(E::custom(format!(
-                        "expected a decimal number or string, got {:?}",
-                        s
-                    ))),
+                let t = s.trim();
+                if t.parse::<f64>().is_ok() {
+                    Ok(Decimal(t.to_string()))
+                } else {
+                    Err(E::custom(format!(
+                        "expected a decimal number or string, got {s:?}"
+                    )))
                 }
             }
         }
